@@ -1,0 +1,207 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { EmbeddingsInterface } from "@langchain/core/embeddings";
+import { YizhiError } from "../src/errors.js";
+import type { KnowledgeBase } from "../src/store/knowledgeBase.js";
+import { collectFiles } from "./collectFiles.js";
+import { contentHash } from "./contentHash.js";
+import { loaderFor, supportedExtensions } from "./loaders/index.js";
+import type { LoadedFile } from "./loaders/types.js";
+import { normalizeText } from "./normalize.js";
+import { splitSections, type SplitterSection } from "./splitter.js";
+
+export type FileStatus = "ingested" | "unchanged" | "failed";
+
+export interface FileOutcome {
+    path: string;
+    status: FileStatus;
+    /** Chunks the document has in the knowledge base after this run (0 when failed). */
+    chunks: number;
+    documentId?: string;
+    /** Why a file failed, or why an unchanged one was skipped. */
+    reason?: string;
+}
+
+export interface IngestProgress {
+    file: string;
+    filesDone: number;
+    filesTotal: number;
+    chunksEmbedded: number;
+}
+
+export interface IngestReport {
+    files: FileOutcome[];
+    /** Documents removed by `prune`. */
+    pruned: { documentId: string; source: string }[];
+    chunksEmbedded: number;
+    timings: { totalMs: number; embeddingMs: number };
+}
+
+export interface IngestOptions {
+    /** Opened for writing. */
+    knowledgeBase: KnowledgeBase;
+    embeddings: EmbeddingsInterface;
+    chunkSize: number;
+    chunkOverlap: number;
+    /** Remove documents under the given folders (or equal to the given files) whose files are gone. */
+    prune?: boolean;
+    onProgress?: (progress: IngestProgress) => void;
+    /** Changes are committed at least this often (default 2 s), and at the end. */
+    commitIntervalMs?: number;
+    /** Texts per call to the embedder (default 16). */
+    embedBatchSize?: number;
+}
+
+/** A file's bytes and where they came from, for `ingestFile`. */
+export interface IngestSource {
+    /** Identity of the document: an absolute path, or an uploaded file's name. */
+    source: string;
+    /** Name whose extension picks the loader. */
+    fileName: string;
+    bytes: Uint8Array;
+}
+
+/** The id of the document that comes from `source`: stable across re-ingests. */
+export function documentIdOf(source: string): string {
+    return createHash("sha256").update(source).digest("hex").slice(0, 16);
+}
+
+/**
+ * Ingests files and folders into a knowledge base. Every file ends up ingested, unchanged (same
+ * content hash as stored) or failed with a reason; a failure never stops the batch nor touches
+ * what is stored for that file.
+ */
+export async function ingestPaths(paths: readonly string[], options: IngestOptions): Promise<IngestReport> {
+    const started = performance.now();
+    const { files, missing } = await collectFiles(paths);
+    const ingester = new Ingester(options);
+    const outcomes: FileOutcome[] = missing.map((item) => ({ path: item.path, status: "failed", chunks: 0, reason: item.reason }));
+
+    for (const [i, file] of files.entries()) {
+        options.onProgress?.({ file, filesDone: i, filesTotal: files.length, chunksEmbedded: ingester.chunksEmbedded });
+        outcomes.push(await ingester.ingestFile(file));
+        await ingester.commitIfDue();
+    }
+    options.onProgress?.({ file: "", filesDone: files.length, filesTotal: files.length, chunksEmbedded: ingester.chunksEmbedded });
+
+    const pruned = options.prune === true ? pruneMissing(options.knowledgeBase, paths, new Set(files)) : [];
+    await options.knowledgeBase.commit();
+    return {
+        files: outcomes,
+        pruned,
+        chunksEmbedded: ingester.chunksEmbedded,
+        timings: { totalMs: performance.now() - started, embeddingMs: ingester.embeddingMs },
+    };
+}
+
+/** Ingests one file's bytes (an upload) and commits. */
+export async function ingestFile(input: IngestSource, options: IngestOptions): Promise<FileOutcome> {
+    const outcome = await new Ingester(options).ingest(input);
+    await options.knowledgeBase.commit();
+    return outcome;
+}
+
+class Ingester {
+    public chunksEmbedded = 0;
+    public embeddingMs = 0;
+    private lastCommit = performance.now();
+
+    public constructor(private readonly options: IngestOptions) {}
+
+    public async ingestFile(file: string): Promise<FileOutcome> {
+        let bytes: Uint8Array;
+        try {
+            bytes = await fs.readFile(file);
+        } catch (error) {
+            return failed(file, `Cannot read the file: ${(error as Error).message}`);
+        }
+        return this.ingest({ source: file, fileName: path.basename(file), bytes });
+    }
+
+    public async ingest({ source, fileName, bytes }: IngestSource): Promise<FileOutcome> {
+        const kb = this.options.knowledgeBase;
+        const loader = loaderFor(fileName);
+        if (loader == null) {
+            const extension = path.extname(fileName) || "(none)";
+            return failed(source, `Unsupported file type ${extension}. Supported: ${supportedExtensions.join(" ")}`);
+        }
+        let loaded: LoadedFile;
+        try {
+            loaded = await loader(bytes, fileName);
+        } catch (error) {
+            const reason = error instanceof YizhiError ? error.message : `The file could not be parsed: ${(error as Error).message}`;
+            return failed(source, reason);
+        }
+
+        const format = path.extname(fileName).slice(1).toLowerCase();
+        const sections = normalizeSections(loaded, format === "pdf");
+        if (sections.length === 0) return failed(source, "The file has no text.");
+        const hash = contentHash(sections.map((section) => section.text));
+        const id = documentIdOf(source);
+
+        const stored = kb.getDocument(id);
+        if (stored?.hash === hash) return { path: source, status: "unchanged", chunks: stored.labels.length, documentId: id };
+        const twin = kb.findByHash(hash);
+        if (twin != null) {
+            // The same text is stored under another name; an older version stored under this name goes.
+            if (stored != null) kb.removeDocument(id);
+            return { path: source, status: "unchanged", chunks: 0, reason: `Same content as ${twin.source}, which is already stored.` };
+        }
+
+        const chunks = splitSections(sections, this.options);
+        const vectors = await this.embed(chunks.map((chunk) => chunk.text));
+        const record = kb.putDocument({
+            id,
+            source,
+            hash,
+            format,
+            ...(loaded.encoding != null ? { encoding: loaded.encoding } : {}),
+            sizeBytes: bytes.length,
+            ingestedAt: new Date().toISOString(),
+        }, chunks, vectors);
+        return { path: source, status: "ingested", chunks: record.labels.length, documentId: id };
+    }
+
+    public async commitIfDue(): Promise<void> {
+        if (performance.now() - this.lastCommit < (this.options.commitIntervalMs ?? 2_000)) return;
+        await this.options.knowledgeBase.commit();
+        this.lastCommit = performance.now();
+    }
+
+    private async embed(texts: readonly string[]): Promise<number[][]> {
+        const batchSize = this.options.embedBatchSize ?? 16;
+        const vectors: number[][] = [];
+        for (let i = 0; i < texts.length; i += batchSize) {
+            const started = performance.now();
+            vectors.push(...await this.options.embeddings.embedDocuments(texts.slice(i, i + batchSize)));
+            this.embeddingMs += performance.now() - started;
+            this.chunksEmbedded += Math.min(batchSize, texts.length - i);
+        }
+        return vectors;
+    }
+}
+
+function failed(file: string, reason: string): FileOutcome {
+    return { path: file, status: "failed", chunks: 0, reason };
+}
+
+function normalizeSections(loaded: LoadedFile, reflowLines: boolean): SplitterSection[] {
+    return loaded.sections
+        .map((section) => ({ ...section, text: normalizeText(section.text, { reflowLines }) }))
+        .filter((section) => section.text !== "");
+}
+
+/** Removes documents stored from under `roots` whose files were not found in this run. */
+function pruneMissing(kb: KnowledgeBase, roots: readonly string[], found: ReadonlySet<string>): IngestReport["pruned"] {
+    const absoluteRoots = roots.map((root) => path.resolve(root));
+    const isUnderRoot = (source: string) =>
+        absoluteRoots.some((root) => source === root || source.startsWith(root.endsWith(path.sep) ? root : root + path.sep));
+    const pruned: IngestReport["pruned"] = [];
+    for (const document of kb.documents()) {
+        if (!isUnderRoot(document.source) || found.has(document.source)) continue;
+        kb.removeDocument(document.id);
+        pruned.push({ documentId: document.id, source: document.source });
+    }
+    return pruned;
+}

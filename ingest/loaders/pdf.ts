@@ -1,0 +1,47 @@
+import { createRequire } from "node:module";
+import path from "node:path";
+import { PasswordException, PDFParse, type PageTextResult } from "pdf-parse";
+import { UnreadableFileError } from "../../src/errors.js";
+import type { LoadedSection, Loader } from "./types.js";
+
+/**
+ * pdf.js reads CJK fonts that use Adobe's predefined CMaps only with its CMap files, and without
+ * them drops that text silently; pdf-parse does not point it at them, so this does.
+ */
+const pdfjsDir = path.dirname(createRequire(import.meta.resolve("pdf-parse")).resolve("pdfjs-dist/package.json"));
+const pdfjsData = {
+    cMapUrl: path.join(pdfjsDir, "cmaps") + path.sep,
+    cMapPacked: true,
+    standardFontDataUrl: path.join(pdfjsDir, "standard_fonts") + path.sep,
+};
+
+/** PDF text layer, one section per page that has text. Text is left as extracted, not normalised. */
+export const loadPdf: Loader = async (bytes) => {
+    const sections: LoadedSection[] = (await pageTexts(bytes))
+        .filter((page) => page.text.trim() !== "")
+        .map((page) => ({ text: page.text, page: page.num }));
+    if (sections.length === 0) {
+        throw new UnreadableFileError(
+            "This PDF has no text layer; its pages are probably scanned images. Run OCR on it first (for example with ocrmypdf) and ingest the result."
+        );
+    }
+    return { sections };
+};
+
+async function pageTexts(bytes: Uint8Array): Promise<PageTextResult[]> {
+    // pdf.js takes over (detaches) the buffer it is given; the caller's bytes must stay usable.
+    const parser = new PDFParse({ data: bytes.slice(), ...pdfjsData });
+    try {
+        return (await parser.getText()).pages;
+    } catch (error) {
+        if (error instanceof PasswordException) {
+            throw new UnreadableFileError(
+                "This PDF is encrypted with a password. Remove the password (or print it to a new PDF) and ingest it again.",
+                { cause: error }
+            );
+        }
+        throw new UnreadableFileError("This file is not a valid PDF, or it is damaged, so its text cannot be read.", { cause: error });
+    } finally {
+        await parser.destroy();
+    }
+}

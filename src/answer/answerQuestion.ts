@@ -1,0 +1,123 @@
+import type { EmbeddingsInterface } from "@langchain/core/embeddings";
+import type { Config } from "../config/schema.js";
+import { YizhiError } from "../errors.js";
+import type { ChatModel, ChatTurn } from "../models/chatModel.js";
+import { retrieveChunks, type RetrievedChunk } from "../retrieval/retrieveChunks.js";
+import type { KnowledgeBase } from "../store/knowledgeBase.js";
+import { buildPrompt } from "./buildPrompt.js";
+import { answerLanguageFor, refusalText, type Language } from "./language.js";
+import { loadPromptTemplate } from "./promptTemplates.js";
+
+/** A chunk the answer was written from; `n` is its number in the prompt and in citations like [1]. */
+export interface AnswerSource {
+    n: number;
+    documentId: string;
+    source: string;
+    page?: number;
+    headingPath?: string[];
+    /** Cosine similarity to the question, -1..1, higher is more similar. */
+    score: number;
+    text: string;
+}
+
+export interface AnswerResult {
+    answer: string;
+    /** True when nothing relevant was found: `answer` is the fixed refusal and no model was asked. */
+    refused: boolean;
+    language: Language;
+    sources: AnswerSource[];
+    timings: { retrievalMs: number; generationMs: number; totalMs: number };
+}
+
+export interface AnswerRequest {
+    question: string;
+    history?: readonly ChatTurn[];
+    /** Defaults to the configured `topK`. */
+    topK?: number;
+    /** Defaults to the configured `scoreThreshold`. */
+    scoreThreshold?: number;
+    signal?: AbortSignal;
+    /** Called once with the sources, before any answer text. */
+    onSources?: (sources: AnswerSource[]) => void;
+    onTextChunk?: (text: string) => void;
+}
+
+export interface AnswerDependencies {
+    knowledgeBase: KnowledgeBase;
+    embeddings: EmbeddingsInterface;
+    /** Only called when there is something to answer from. */
+    getChatModel: () => Promise<ChatModel>;
+    settings: Pick<Config, "topK" | "scoreThreshold" | "answerLanguage">;
+}
+
+/** Room left in the context for the chat wrapper's own tokens (role markers, BOS). */
+const CHAT_FORMAT_MARGIN_TOKENS = 64;
+
+/**
+ * Where a question turns into an answer: embed the question, retrieve the chunks that pass the
+ * threshold, refuse at once when there are none, otherwise fill the prompt with the numbered
+ * chunks that fit and let the model write the answer, streaming.
+ */
+export async function answerQuestion(request: AnswerRequest, dependencies: AnswerDependencies): Promise<AnswerResult> {
+    const started = performance.now();
+    const question = request.question.trim();
+    if (question === "") throw new YizhiError("invalid_question", "The question is empty.");
+    const { settings, knowledgeBase } = dependencies;
+    const language = answerLanguageFor(question, settings.answerLanguage);
+
+    const queryVector = await dependencies.embeddings.embedQuery(question);
+    const retrieved = retrieveChunks(knowledgeBase.store, queryVector, {
+        topK: request.topK ?? settings.topK,
+        scoreThreshold: request.scoreThreshold ?? settings.scoreThreshold,
+    });
+    const retrievalMs = performance.now() - started;
+
+    if (retrieved.length === 0) {
+        request.onSources?.([]);
+        const answer = refusalText[language];
+        request.onTextChunk?.(answer);
+        return { answer, refused: true, language, sources: [], timings: { retrievalMs, generationMs: 0, totalMs: performance.now() - started } };
+    }
+
+    const chatModel = await dependencies.getChatModel();
+    const template = await loadPromptTemplate(language, knowledgeBase.dir);
+    const historyTokens = (request.history ?? []).reduce((sum, turn) => sum + chatModel.countTokens(turn.content), 0);
+    const { prompt, used } = buildPrompt({
+        template,
+        question,
+        retrieved,
+        budgetTokens: chatModel.contextSize - chatModel.maxAnswerTokens - historyTokens - CHAT_FORMAT_MARGIN_TOKENS,
+        countTokens: (text) => chatModel.countTokens(text),
+    });
+    const sources = used.map(toSource);
+    request.onSources?.(sources);
+
+    const generationStarted = performance.now();
+    const answer = await chatModel.generate({
+        prompt,
+        ...(request.history != null ? { history: request.history } : {}),
+        ...(request.signal != null ? { signal: request.signal } : {}),
+        ...(request.onTextChunk != null ? { onTextChunk: request.onTextChunk } : {}),
+    });
+    const finished = performance.now();
+    return {
+        answer,
+        refused: false,
+        language,
+        sources,
+        timings: { retrievalMs, generationMs: finished - generationStarted, totalMs: finished - started },
+    };
+}
+
+function toSource(item: RetrievedChunk, i: number): AnswerSource {
+    const { chunk, score } = item;
+    return {
+        n: i + 1,
+        documentId: chunk.documentId,
+        source: chunk.source,
+        ...(chunk.page != null ? { page: chunk.page } : {}),
+        ...(chunk.headingPath != null ? { headingPath: chunk.headingPath } : {}),
+        score,
+        text: chunk.text,
+    };
+}

@@ -1,0 +1,88 @@
+import type { Command } from "commander";
+import { DocumentNotFoundError, KnowledgeBaseNotFoundError } from "../../errors.js";
+import { KnowledgeBase } from "../../store/knowledgeBase.js";
+import { Yizhi } from "../../yizhi.js";
+import { configFromCommand } from "../globalOptions.js";
+import { printJson } from "../output.js";
+
+export function registerKnowledgeBaseCommands(program: Command): void {
+    const kb = program.command("kb").description("list and delete knowledge bases");
+
+    kb.command("list")
+        .description("list the knowledge bases with their document and chunk counts")
+        .option("--json", "print as JSON")
+        .action(async (flags: { json?: boolean }, command: Command) => {
+            const yizhi = new Yizhi(configFromCommand(command).config);
+            const summaries = await yizhi.knowledgeBases.list();
+            if (flags.json === true) return printJson(summaries);
+            if (summaries.length === 0) process.stdout.write(`No knowledge bases in ${yizhi.config.dataDir}.\n`);
+            for (const summary of summaries)
+                process.stdout.write(`${summary.name}\t${summary.documents} documents\t${summary.chunks} chunks\t${summary.embedder}\n`);
+        });
+
+    kb.command("delete")
+        .description("delete a knowledge base and all its documents")
+        .argument("<name>", "knowledge base")
+        .action(async (name: string, _flags: object, command: Command) => {
+            const yizhi = new Yizhi(configFromCommand(command).config);
+            await yizhi.knowledgeBases.delete(name);
+            process.stdout.write(`Deleted knowledge base "${name}".\n`);
+        });
+
+    const docs = program.command("docs").description("list, show and delete the documents of a knowledge base");
+
+    docs.command("list")
+        .description("list documents: id, source, chunks, content hash")
+        .requiredOption("--kb <name>", "knowledge base")
+        .option("--json", "print as JSON")
+        .action(async (flags: { kb: string; json?: boolean }, command: Command) => {
+            const { documents } = await readCommitted(command, flags.kb);
+            const rows = documents.map((document) => ({
+                id: document.id, source: document.source, chunks: document.labels.length, hash: document.hash,
+                format: document.format, sizeBytes: document.sizeBytes, ingestedAt: document.ingestedAt,
+            }));
+            if (flags.json === true) return printJson(rows);
+            for (const row of rows) process.stdout.write(`${row.id}\t${row.chunks} chunks\t${row.source}\n`);
+        });
+
+    docs.command("show")
+        .description("show a document's chunks")
+        .argument("<id>", "document id (from docs list)")
+        .requiredOption("--kb <name>", "knowledge base")
+        .option("--json", "print as JSON")
+        .action(async (id: string, flags: { kb: string; json?: boolean }, command: Command) => {
+            const { documents, chunks } = await readCommitted(command, flags.kb);
+            const document = documents.find((item) => item.id === id);
+            if (document == null) throw new DocumentNotFoundError(flags.kb, id);
+            const byLabel = new Map(chunks.map((chunk) => [chunk.label, chunk]));
+            const ordered = document.labels.map((label) => byLabel.get(label)).filter((chunk) => chunk != null)
+                .map(({ index, text, page, headingPath }) => ({ index, text, ...(page != null ? { page } : {}), ...(headingPath != null ? { headingPath } : {}) }));
+            if (flags.json === true) return printJson({ id: document.id, source: document.source, hash: document.hash, chunks: ordered });
+            process.stdout.write(`${document.source}\n`);
+            for (const chunk of ordered) process.stdout.write(`\n--- chunk ${chunk.index}${chunk.page != null ? `, p. ${chunk.page}` : ""}\n${chunk.text}\n`);
+        });
+
+    docs.command("delete")
+        .description("delete a document and its chunks")
+        .argument("<id>", "document id (from docs list)")
+        .requiredOption("--kb <name>", "knowledge base")
+        .action(async (id: string, flags: { kb: string }, command: Command) => {
+            const yizhi = new Yizhi(configFromCommand(command).config);
+            const knowledgeBase = await yizhi.openKnowledgeBase(flags.kb, "write");
+            try {
+                const document = knowledgeBase.getDocument(id);
+                if (!knowledgeBase.removeDocument(id)) throw new DocumentNotFoundError(flags.kb, id);
+                await knowledgeBase.commit();
+                process.stdout.write(`Deleted ${document?.source} (${document?.labels.length} chunks).\n`);
+            } finally {
+                await knowledgeBase.close();
+            }
+        });
+}
+
+async function readCommitted(command: Command, kbName: string): ReturnType<typeof KnowledgeBase.readCommitted> {
+    const yizhi = new Yizhi(configFromCommand(command).config);
+    const { knowledgeBases } = yizhi;
+    if (!await knowledgeBases.exists(kbName)) throw new KnowledgeBaseNotFoundError(kbName);
+    return KnowledgeBase.readCommitted(kbName, knowledgeBases.dirOf(kbName));
+}

@@ -1,0 +1,58 @@
+import type { Command } from "commander";
+import { loadConfig, type LoadedConfig } from "../config/loadConfig.js";
+import type { ConfigKey } from "../config/schema.js";
+
+/** Options every command accepts; each overrides a configuration setting. */
+export function addGlobalOptions(program: Command): Command {
+    return program
+        .option("--config <file>", "JSON config file (default: ./yizhi.config.json if present, or $YIZHI_CONFIG)")
+        .option("--data-dir <dir>", "folder of the knowledge bases ($YIZHI_DATA_DIR, default ./storage)")
+        .option("--models-dir <dir>", "folder that hf: models are pulled into ($YIZHI_MODELS_DIR, default ./models)")
+        .option("--llm-model <path|uri>", "answering model: GGUF path or hf: URI ($YIZHI_LLM_MODEL)")
+        .option("--embedding-model <path|uri>", "embedding model: GGUF path or hf: URI ($YIZHI_EMBEDDING_MODEL)")
+        .option("--gpu <mode>", "auto | cuda | vulkan | metal | cpu ($YIZHI_GPU, default auto)")
+        .option("--threads <n>", "CPU threads, 0 = all ($YIZHI_THREADS)", parseInteger)
+        .option("--context-size <tokens>", "answering model context size ($YIZHI_CONTEXT_SIZE, default 4096)", parseInteger);
+}
+
+export function parseInteger(value: string): number {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed)) throw new Error(`"${value}" is not a whole number`);
+    return parsed;
+}
+
+export function parseNumber(value: string): number {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed)) throw new Error(`"${value}" is not a number`);
+    return parsed;
+}
+
+interface GlobalFlags {
+    config?: string;
+    dataDir?: string;
+    modelsDir?: string;
+    llmModel?: string;
+    embeddingModel?: string;
+    gpu?: string;
+    threads?: number;
+    contextSize?: number;
+}
+
+/** The configuration for a command: defaults < config file < environment < flags. */
+export function configFromCommand(command: Command, extraFlags: Partial<Record<ConfigKey, unknown>> = {}): LoadedConfig {
+    const flags = command.optsWithGlobals<GlobalFlags>();
+    return loadConfig({
+        env: process.env,
+        ...(flags.config != null ? { configFile: flags.config } : {}),
+        flags: {
+            dataDir: flags.dataDir,
+            modelsDir: flags.modelsDir,
+            llmModel: flags.llmModel,
+            embeddingModel: flags.embeddingModel,
+            gpu: flags.gpu,
+            threads: flags.threads,
+            contextSize: flags.contextSize,
+            ...extraFlags,
+        },
+    });
+}

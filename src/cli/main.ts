@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from "commander";
+import { registerAskCommand } from "./commands/ask.js";
+import { registerConfigCommand } from "./commands/config.js";
+import { registerIngestCommand } from "./commands/ingest.js";
+import { registerKnowledgeBaseCommands } from "./commands/knowledgeBases.js";
+import { registerModelsCommand } from "./commands/models.js";
+import { addGlobalOptions } from "./globalOptions.js";
+import { reportError } from "./output.js";
+
+const program = addGlobalOptions(new Command("yizhi"))
+    .description("Yizhi (已知): answers questions from your own documents with a local LLM, citing its sources.")
+    .showHelpAfterError()
+    .exitOverride();
+
+registerIngestCommand(program);
+registerAskCommand(program);
+registerKnowledgeBaseCommands(program);
+registerModelsCommand(program);
+registerConfigCommand(program);
+
+try {
+    await program.parseAsync(process.argv);
+} catch (error) {
+    if (error instanceof CommanderError) {
+        process.exitCode = error.exitCode;
+    } else {
+        process.exitCode = reportError(error, process.argv.includes("--json"));
+    }
+}

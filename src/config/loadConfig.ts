@@ -1,0 +1,151 @@
+import fs from "node:fs";
+import path from "node:path";
+import { ConfigError } from "../errors.js";
+import { configSchema, type Config, type ConfigKey } from "./schema.js";
+
+/** Environment variable for each setting. */
+export const envNames: Record<ConfigKey, string> = {
+    dataDir: "YIZHI_DATA_DIR",
+    modelsDir: "YIZHI_MODELS_DIR",
+    llmModel: "YIZHI_LLM_MODEL",
+    embeddingModel: "YIZHI_EMBEDDING_MODEL",
+    gpu: "YIZHI_GPU",
+    threads: "YIZHI_THREADS",
+    contextSize: "YIZHI_CONTEXT_SIZE",
+    embeddingContextSize: "YIZHI_EMBEDDING_CONTEXT_SIZE",
+    maxAnswerTokens: "YIZHI_MAX_ANSWER_TOKENS",
+    temperature: "YIZHI_TEMPERATURE",
+    parallelAnswers: "YIZHI_PARALLEL_ANSWERS",
+    chunkSize: "YIZHI_CHUNK_SIZE",
+    chunkOverlap: "YIZHI_CHUNK_OVERLAP",
+    topK: "YIZHI_TOP_K",
+    scoreThreshold: "YIZHI_SCORE_THRESHOLD",
+    answerLanguage: "YIZHI_ANSWER_LANGUAGE",
+    hnswM: "YIZHI_HNSW_M",
+    hnswEfConstruction: "YIZHI_HNSW_EF_CONSTRUCTION",
+    hnswEfSearch: "YIZHI_HNSW_EF_SEARCH",
+};
+
+/** The config file read when none is named: `yizhi.config.json` in the working directory, if present. */
+export const DEFAULT_CONFIG_FILE = "yizhi.config.json";
+export const CONFIG_FILE_ENV = "YIZHI_CONFIG";
+
+type RawSettings = Partial<Record<ConfigKey, unknown>>;
+
+export interface LoadConfigOptions {
+    /** Environment to read `YIZHI_*` variables from; entry points pass `process.env`. */
+    env: Readonly<Record<string, string | undefined>>;
+    /** Settings given as command-line flags (highest precedence). */
+    flags?: RawSettings;
+    /** A config file named by `--config`; otherwise `YIZHI_CONFIG`, then `./yizhi.config.json` if it exists. */
+    configFile?: string;
+    /** Folder that relative paths in settings are resolved against; default the working directory. */
+    cwd?: string;
+}
+
+export interface LoadedConfig {
+    config: Config;
+    /** Where each setting's value came from. */
+    origins: Record<ConfigKey, "default" | "file" | "env" | "flag">;
+    configFile?: string;
+}
+
+const numericKeys = new Set<ConfigKey>([
+    "threads", "contextSize", "embeddingContextSize", "maxAnswerTokens", "temperature", "parallelAnswers",
+    "chunkSize", "chunkOverlap", "topK", "scoreThreshold", "hnswM", "hnswEfConstruction", "hnswEfSearch",
+]);
+
+/**
+ * Builds the configuration from, lowest precedence first: defaults, the config file, `YIZHI_*`
+ * environment variables, then command-line flags. Paths come back absolute.
+ */
+export function loadConfig(options: LoadConfigOptions): LoadedConfig {
+    const cwd = options.cwd ?? process.cwd();
+    const fileName = options.configFile ?? options.env[CONFIG_FILE_ENV];
+    const configFile = fileName != null ? path.resolve(cwd, fileName) : findDefaultConfigFile(cwd);
+    const fromFile = configFile != null ? readConfigFile(configFile) : {};
+    const fromEnv = readEnv(options.env);
+    const fromFlags = dropUndefined(options.flags ?? {});
+
+    const merged: RawSettings = { ...fromFile, ...fromEnv, ...fromFlags };
+    const parsed = configSchema.safeParse(merged);
+    if (!parsed.success) {
+        const origins = originsOf(fromFile, fromEnv, fromFlags);
+        const problems = parsed.error.issues.map((issue) => {
+            const key = issue.path[0] as ConfigKey | undefined;
+            const where = key == null ? "" : describeOrigin(key, origins[key], configFile);
+            return `${key ?? "config"}${where}: ${issue.message}`;
+        });
+        throw new ConfigError(`Invalid configuration:\n  ${problems.join("\n  ")}`);
+    }
+
+    const config = parsed.data;
+    config.dataDir = path.resolve(cwd, config.dataDir);
+    config.modelsDir = path.resolve(cwd, config.modelsDir);
+    config.llmModel = resolveModelSetting(cwd, config.llmModel);
+    config.embeddingModel = resolveModelSetting(cwd, config.embeddingModel);
+    return { config, origins: originsOf(fromFile, fromEnv, fromFlags), ...(configFile != null ? { configFile } : {}) };
+}
+
+function resolveModelSetting(cwd: string, value: string): string {
+    return /^(hf|https?):/i.test(value) ? value : path.resolve(cwd, value);
+}
+
+function findDefaultConfigFile(cwd: string): string | undefined {
+    const candidate = path.join(cwd, DEFAULT_CONFIG_FILE);
+    return fs.existsSync(candidate) ? candidate : undefined;
+}
+
+function readConfigFile(file: string): RawSettings {
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch (error) {
+        throw new ConfigError(`Cannot read the config file ${file}: ${(error as Error).message}`, { cause: error });
+    }
+    let value: unknown;
+    try {
+        value = JSON.parse(text);
+    } catch (error) {
+        throw new ConfigError(`The config file ${file} is not valid JSON: ${(error as Error).message}`, { cause: error });
+    }
+    if (value == null || typeof value !== "object" || Array.isArray(value))
+        throw new ConfigError(`The config file ${file} must hold a JSON object of settings.`);
+    return value as RawSettings;
+}
+
+function readEnv(env: Readonly<Record<string, string | undefined>>): RawSettings {
+    const settings: RawSettings = {};
+    for (const [key, name] of Object.entries(envNames) as [ConfigKey, string][]) {
+        const raw = env[name];
+        if (raw == null || raw.trim() === "") continue;
+        settings[key] = numericKeys.has(key) ? parseNumber(raw.trim(), name) : raw.trim();
+    }
+    return settings;
+}
+
+function parseNumber(raw: string, name: string): number {
+    const value = Number(raw);
+    if (!Number.isFinite(value)) throw new ConfigError(`${name}=${raw} is not a number.`);
+    return value;
+}
+
+function dropUndefined(settings: RawSettings): RawSettings {
+    return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
+}
+
+function originsOf(file: RawSettings, env: RawSettings, flags: RawSettings): LoadedConfig["origins"] {
+    const origins = {} as LoadedConfig["origins"];
+    for (const key of Object.keys(envNames) as ConfigKey[])
+        origins[key] = key in flags ? "flag" : key in env ? "env" : key in file ? "file" : "default";
+    return origins;
+}
+
+function describeOrigin(key: ConfigKey, origin: LoadedConfig["origins"][ConfigKey], configFile?: string): string {
+    switch (origin) {
+        case "env": return ` (from ${envNames[key]})`;
+        case "file": return ` (from ${configFile})`;
+        case "flag": return " (from the command line)";
+        default: return "";
+    }
+}

@@ -1,0 +1,57 @@
+import { z } from "zod";
+
+/** Recommended models for real use (see README: "Models"). Both are downloaded by `yizhi models pull`. */
+export const DEFAULT_LLM_MODEL = "hf:Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf";
+export const DEFAULT_EMBEDDING_MODEL = "hf:CompendiumLabs/bge-small-zh-v1.5-gguf/bge-small-zh-v1.5-q8_0.gguf";
+
+/**
+ * The one configuration object. Every field has a documented default; the README's configuration
+ * reference lists the same fields with their environment variables.
+ */
+export const configSchema = z.object({
+    /** Folder holding one sub-folder per knowledge base. */
+    dataDir: z.string().min(1).default("./storage"),
+    /** Folder that `models pull` downloads `hf:` models into, and where `hf:` URIs are resolved. */
+    modelsDir: z.string().min(1).default("./models"),
+    /** The instruct model that writes answers: a local GGUF path or an `hf:` URI. */
+    llmModel: z.string().min(1).default(DEFAULT_LLM_MODEL),
+    /** The embedding model: a local GGUF path or an `hf:` URI. */
+    embeddingModel: z.string().min(1).default(DEFAULT_EMBEDDING_MODEL),
+    /** `auto` uses CUDA, Vulkan or Metal when present and the CPU otherwise. */
+    gpu: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]).default("auto"),
+    /** Threads for evaluating tokens; 0 lets node-llama-cpp choose (all cores). */
+    threads: z.number().int().min(0).default(0),
+    /** Context size (tokens) of the answering model: prompt, retrieved chunks and answer together. */
+    contextSize: z.number().int().min(512).default(4096),
+    /** Context size (tokens) of the embedding model; longer chunks are truncated to it. */
+    embeddingContextSize: z.number().int().min(32).default(512),
+    /** Most tokens an answer may have. */
+    maxAnswerTokens: z.number().int().min(1).default(512),
+    /** Sampling temperature for answers; low keeps them close to the sources. */
+    temperature: z.number().min(0).max(2).default(0.1),
+    /** Questions answered at the same time (sequences of the chat context). */
+    parallelAnswers: z.number().int().min(1).max(64).default(2),
+    /** Chunk size in characters. */
+    chunkSize: z.number().int().min(50).default(400),
+    /** Characters shared by consecutive chunks. */
+    chunkOverlap: z.number().int().min(0).default(50),
+    /** Chunks retrieved per question. */
+    topK: z.number().int().min(1).max(100).default(5),
+    /** Lowest cosine similarity (-1..1, higher is more similar) a chunk needs to be used. */
+    scoreThreshold: z.number().min(-1).max(1).default(0.5),
+    /** Language of prompts and answers; `auto` answers in Chinese when the question has Chinese characters. */
+    answerLanguage: z.enum(["auto", "zh", "en"]).default("auto"),
+    /** HNSW graph degree. */
+    hnswM: z.number().int().min(2).max(128).default(16),
+    /** HNSW build-time candidate list size. */
+    hnswEfConstruction: z.number().int().min(10).default(200),
+    /** HNSW search-time candidate list size (hnswlib's own default of 10 loses recall). */
+    hnswEfSearch: z.number().int().min(10).default(64),
+}).strict().refine((c) => c.chunkOverlap < c.chunkSize, {
+    message: "chunkOverlap must be smaller than chunkSize",
+    path: ["chunkOverlap"],
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type ConfigKey = keyof Config;

@@ -1,0 +1,102 @@
+import { LlamaChatSession, type ChatHistoryItem, type LlamaContext, type LlamaContextSequence, type LlamaModel } from "node-llama-cpp";
+
+/** An earlier exchange of a conversation, oldest first. */
+export interface ChatTurn {
+    role: "user" | "assistant";
+    content: string;
+}
+
+export interface ChatModelOptions {
+    /** Tokens of context per sequence: prompt, history and answer together. */
+    contextSize: number;
+    /** Sequences in the context: how many answers are generated at the same time (batched together). */
+    sequences: number;
+    maxAnswerTokens: number;
+    temperature: number;
+    threads?: number;
+}
+
+export interface GenerateOptions {
+    prompt: string;
+    history?: readonly ChatTurn[];
+    /** Stops the generation; the text generated so far is returned. */
+    signal?: AbortSignal;
+    onTextChunk?: (text: string) => void;
+}
+
+/**
+ * The answering model: one context with several sequences, so that concurrent questions are
+ * evaluated in the same batches. A question waits for a free sequence.
+ */
+export class ChatModel {
+    private readonly freeSequences: LlamaContextSequence[] = [];
+    private readonly waiting: ((sequence: LlamaContextSequence) => void)[] = [];
+
+    private constructor(
+        private readonly model: LlamaModel,
+        private readonly context: LlamaContext,
+        private readonly options: ChatModelOptions
+    ) {
+        for (let i = 0; i < options.sequences; i++) this.freeSequences.push(context.getSequence());
+    }
+
+    public static async create(model: LlamaModel, options: ChatModelOptions): Promise<ChatModel> {
+        const context = await model.createContext({
+            contextSize: options.contextSize * options.sequences,
+            sequences: options.sequences,
+            ...(options.threads != null ? { threads: options.threads } : {}),
+        });
+        return new ChatModel(model, context, options);
+    }
+
+    /** Tokens one sequence holds. */
+    public get contextSize(): number {
+        return this.context.contextSize / this.options.sequences;
+    }
+
+    public get maxAnswerTokens(): number {
+        return this.options.maxAnswerTokens;
+    }
+
+    public countTokens(text: string): number {
+        return this.model.tokenize(text).length;
+    }
+
+    /** Generates the reply to `prompt`, streaming its text to `onTextChunk`, and returns it whole. */
+    public async generate(options: GenerateOptions): Promise<string> {
+        const sequence = await this.acquireSequence();
+        const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
+        try {
+            if (options.history != null && options.history.length > 0)
+                session.setChatHistory([...session.getChatHistory(), ...options.history.map(toHistoryItem)]);
+            return await session.prompt(options.prompt, {
+                maxTokens: this.options.maxAnswerTokens,
+                temperature: this.options.temperature,
+                ...(options.signal != null ? { signal: options.signal, stopOnAbortSignal: true } : {}),
+                ...(options.onTextChunk != null ? { onTextChunk: options.onTextChunk } : {}),
+            });
+        } finally {
+            session.dispose();
+            await sequence.clearHistory();
+            this.releaseSequence(sequence);
+        }
+    }
+
+    private acquireSequence(): Promise<LlamaContextSequence> {
+        const sequence = this.freeSequences.pop();
+        if (sequence != null) return Promise.resolve(sequence);
+        return new Promise((resolve) => this.waiting.push(resolve));
+    }
+
+    private releaseSequence(sequence: LlamaContextSequence): void {
+        const next = this.waiting.shift();
+        if (next != null) next(sequence);
+        else this.freeSequences.push(sequence);
+    }
+}
+
+function toHistoryItem(turn: ChatTurn): ChatHistoryItem {
+    return turn.role === "user"
+        ? { type: "user", text: turn.content }
+        : { type: "model", response: [turn.content] };
+}

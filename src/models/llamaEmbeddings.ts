@@ -1,0 +1,56 @@
+import { Embeddings } from "@langchain/core/embeddings";
+import type { LlamaEmbeddingContext, LlamaModel, Token } from "node-llama-cpp";
+
+export interface EmbedderIdentity {
+    /** Names the weights; two embedders with the same id give the same vectors. */
+    id: string;
+    dimension: number;
+}
+
+/** What the embedder needs once its model is loaded. */
+export interface LoadedEmbeddingModel {
+    model: LlamaModel;
+    context: LlamaEmbeddingContext;
+    /** Tokens per input the context holds. */
+    contextSize: number;
+}
+
+/**
+ * LangChain `Embeddings` over a node-llama-cpp embedding context. The model loads on the first
+ * text to embed, so opening a knowledge base to read or delete never loads it. Texts longer than
+ * the context are truncated to it (a chunk's head carries most of its meaning) instead of failing.
+ *
+ * node-llama-cpp 3.21 evaluates one input at a time per embedding context; `embedDocuments` hands
+ * it a whole batch at once so that the next input is queued while the current one runs.
+ */
+export class LlamaEmbeddings extends Embeddings {
+    /** Inputs cut to fit the context since this embedder was created. */
+    public truncatedInputs = 0;
+    private loaded?: Promise<LoadedEmbeddingModel>;
+
+    public constructor(private readonly load: () => Promise<LoadedEmbeddingModel>) {
+        super({});
+    }
+
+    public override async embedDocuments(texts: string[]): Promise<number[][]> {
+        return Promise.all(texts.map((text) => this.embed(text)));
+    }
+
+    public override async embedQuery(text: string): Promise<number[]> {
+        return this.embed(text);
+    }
+
+    private async embed(text: string): Promise<number[]> {
+        this.loaded ??= this.load();
+        const { model, context, contextSize } = await this.loaded;
+        let tokens: Token[] = model.tokenize(text);
+        // node-llama-cpp refuses an input (with its BOS/EOS) that fills the whole context.
+        const room = contextSize - 1 - (context.calculateInputLength(tokens) - tokens.length);
+        if (tokens.length > room) {
+            this.truncatedInputs++;
+            tokens = tokens.slice(0, Math.max(1, room));
+        }
+        const embedding = await context.getEmbeddingFor(tokens);
+        return Array.from(embedding.vector);
+    }
+}

@@ -1,0 +1,92 @@
+import fs from "node:fs";
+import path from "node:path";
+import { getLlama, LlamaLogLevel, readGgufFileInfo, type Llama } from "node-llama-cpp";
+import type { Config } from "../config/schema.js";
+import { ModelNotFoundError } from "../errors.js";
+import { ChatModel } from "./chatModel.js";
+import { LlamaEmbeddings, type EmbedderIdentity, type LoadedEmbeddingModel } from "./llamaEmbeddings.js";
+import { resolveModelPath } from "./resolveModelPath.js";
+
+export type RuntimeConfig = Pick<Config,
+    "gpu" | "threads" | "modelsDir" | "llmModel" | "embeddingModel" | "contextSize" | "embeddingContextSize" |
+    "parallelAnswers" | "maxAnswerTokens" | "temperature">;
+
+/**
+ * Owns the process's one `Llama` and the models loaded on it. Each model loads on first use, so a
+ * command that never needs the LLM (ingest, a refused question) never loads it.
+ */
+export class ModelRuntime {
+    /** The embedder; its model loads on the first text it embeds. */
+    public readonly embeddings = new LlamaEmbeddings(() => this.loadEmbeddingModel());
+    private llama?: Promise<Llama>;
+    private identity?: Promise<EmbedderIdentity>;
+    private chatModel?: Promise<ChatModel>;
+
+    public constructor(private readonly config: RuntimeConfig) {}
+
+    /** Identifies the embedding model from its GGUF header, without loading its weights. */
+    public embedderIdentity(): Promise<EmbedderIdentity> {
+        this.identity ??= this.readEmbedderIdentity();
+        return this.identity;
+    }
+
+    public getChatModel(): Promise<ChatModel> {
+        this.chatModel ??= this.loadChatModel();
+        return this.chatModel;
+    }
+
+    public async dispose(): Promise<void> {
+        const llama = this.llama;
+        this.llama = undefined;
+        if (llama != null) await (await llama).dispose();
+    }
+
+    private getLlama(): Promise<Llama> {
+        this.llama ??= getLlama({
+            gpu: this.config.gpu === "cpu" ? false : this.config.gpu,
+            build: "never",
+            logLevel: LlamaLogLevel.error,
+            progressLogs: false,
+        });
+        return this.llama;
+    }
+
+    private async readEmbedderIdentity(): Promise<EmbedderIdentity> {
+        const modelPath = await resolveModelPath(this.config.embeddingModel, "embedding", this.config.modelsDir);
+        const info = await readGgufFileInfo(modelPath, { readTensorInfo: false, sourceType: "filesystem", logWarnings: false })
+            .catch((error: unknown) => {
+                throw new ModelNotFoundError(`The embedding model ${modelPath} is not a readable GGUF file.`, { cause: error });
+            });
+        const general = info.metadata.general;
+        const dimension = info.architectureMetadata.embedding_length;
+        if (dimension == null) throw new ModelNotFoundError(`The embedding model ${modelPath} does not state its embedding size.`);
+        // The GGUF's own name, its size and the vector size identify the weights without hashing a
+        // file of gigabytes, and survive the file being renamed or moved.
+        const name = general.name ?? path.basename(modelPath, ".gguf");
+        return { id: `${name} (${general.architecture}, ${fs.statSync(modelPath).size} bytes)`, dimension };
+    }
+
+    private async loadEmbeddingModel(): Promise<LoadedEmbeddingModel> {
+        const modelPath = await resolveModelPath(this.config.embeddingModel, "embedding", this.config.modelsDir);
+        const model = await (await this.getLlama()).loadModel({ modelPath });
+        const contextSize = Math.min(this.config.embeddingContextSize, model.trainContextSize);
+        const context = await model.createEmbeddingContext({ contextSize, ...this.threadOptions() });
+        return { model, context, contextSize };
+    }
+
+    private async loadChatModel(): Promise<ChatModel> {
+        const modelPath = await resolveModelPath(this.config.llmModel, "LLM", this.config.modelsDir);
+        const model = await (await this.getLlama()).loadModel({ modelPath });
+        return ChatModel.create(model, {
+            contextSize: this.config.contextSize,
+            sequences: this.config.parallelAnswers,
+            maxAnswerTokens: this.config.maxAnswerTokens,
+            temperature: this.config.temperature,
+            ...this.threadOptions(),
+        });
+    }
+
+    private threadOptions(): { threads?: number } {
+        return this.config.threads > 0 ? { threads: this.config.threads } : {};
+    }
+}

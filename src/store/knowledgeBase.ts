@@ -1,0 +1,272 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { EmbeddingsInterface } from "@langchain/core/embeddings";
+import { CorruptKnowledgeBaseError, EmbedderMismatchError, YizhiError } from "../errors.js";
+import type { EmbedderIdentity } from "../models/llamaEmbeddings.js";
+import { fsyncPath, writeFileAtomic } from "./durableFiles.js";
+import { HnswVectorStore, type ChunkRecord, type HnswParams, type NewChunk } from "./hnswVectorStore.js";
+import { acquireWriteLock, type WriteLock } from "./writeLock.js";
+
+/** A stored document: one file's chunks. */
+export interface DocumentRecord {
+    /** Stable id derived from `source`. */
+    id: string;
+    /** Where the document came from: an absolute file path, or an uploaded file's name. */
+    source: string;
+    /** SHA-256 of the normalised text. */
+    hash: string;
+    /** File format, by extension (pdf, docx, txt, ...). */
+    format: string;
+    encoding?: string;
+    sizeBytes: number;
+    ingestedAt: string;
+    /** Labels of the document's chunks, in document order. */
+    labels: number[];
+}
+
+export interface KnowledgeBaseManifest {
+    formatVersion: 1;
+    name: string;
+    createdAt: string;
+    embedder: EmbedderIdentity;
+    hnsw: { m: number; efConstruction: number };
+}
+
+interface SnapshotRecords {
+    generation: number;
+    labelsIssued: number;
+    documents: DocumentRecord[];
+    chunks: ChunkRecord[];
+}
+
+export interface OpenKnowledgeBaseOptions {
+    embeddings: EmbeddingsInterface;
+    embedder: EmbedderIdentity;
+    hnsw: HnswParams;
+    /** `write` takes the one-writer lock until `close()`; `read` sees the last committed state. */
+    mode: "read" | "write";
+    /** With `write`: how long to wait for another writer to finish (default 10 s). */
+    lockWaitMs?: number;
+}
+
+const MANIFEST = "kb.json";
+const CURRENT = "CURRENT";
+const indexFile = (generation: number) => `index-${generation}.hnsw`;
+const recordsFile = (generation: number) => `records-${generation}.json`;
+const generationFile = /^(?:index|records)-(\d+)\.(?:hnsw|json)$/;
+const temporaryFile = /\.\d+\.tmp$/;
+
+/**
+ * A knowledge base on disk: its documents, their chunks, and the HNSW graph of the chunks' vectors.
+ *
+ * Changes are made in memory and become durable at `commit()`, which writes a new generation (graph
+ * and records) beside the last one and then switches the `CURRENT` pointer with an atomic rename.
+ * A crash at any moment leaves the previous generation intact and current.
+ */
+export class KnowledgeBase {
+    private readonly documentsById = new Map<string, DocumentRecord>();
+    private dirty = false;
+
+    private constructor(
+        public readonly name: string,
+        public readonly dir: string,
+        public readonly manifest: KnowledgeBaseManifest,
+        public readonly store: HnswVectorStore,
+        documents: readonly DocumentRecord[],
+        private generation: number,
+        private readonly lock: WriteLock | undefined
+    ) {
+        for (const document of documents) this.documentsById.set(document.id, document);
+    }
+
+    /** Opens the knowledge base in `dir`, creating it when `mode` is `write` and it does not exist yet. */
+    public static async open(name: string, dir: string, options: OpenKnowledgeBaseOptions): Promise<KnowledgeBase> {
+        if (options.mode === "write") await fs.mkdir(dir, { recursive: true });
+        const lock = options.mode === "write" ? await acquireWriteLock(dir, name, options.lockWaitMs ?? 10_000) : undefined;
+        try {
+            const manifest = await readManifest(name, dir) ?? await createManifest(name, dir, options);
+            if (manifest.embedder.id !== options.embedder.id || manifest.embedder.dimension !== options.embedder.dimension) {
+                throw new EmbedderMismatchError(name, describeEmbedder(manifest.embedder), describeEmbedder(options.embedder));
+            }
+            const hnsw = { ...options.hnsw, m: manifest.hnsw.m, efConstruction: manifest.hnsw.efConstruction };
+            const generation = await readCurrentGeneration(name, dir);
+            if (generation === 0) {
+                const store = HnswVectorStore.create(options.embeddings, manifest.embedder.dimension, hnsw);
+                return new KnowledgeBase(name, dir, manifest, store, [], 0, lock);
+            }
+            const records = await readRecords(name, dir, generation);
+            const store = await HnswVectorStore.load(
+                options.embeddings, manifest.embedder.dimension, hnsw,
+                path.join(dir, indexFile(generation)), records.chunks, records.labelsIssued
+            ).catch((error: unknown) => {
+                throw new CorruptKnowledgeBaseError(name, `its vector index ${indexFile(generation)} cannot be read.`, { cause: error });
+            });
+            if (lock != null) await removeGenerationsExcept(dir, [generation]);
+            return new KnowledgeBase(name, dir, manifest, store, records.documents, generation, lock);
+        } catch (error) {
+            await lock?.release();
+            throw error;
+        }
+    }
+
+    /**
+     * The committed documents and chunks of the knowledge base in `dir`, read without opening its
+     * vector index or loading any model (for listing and showing).
+     */
+    public static async readCommitted(name: string, dir: string): Promise<{ documents: DocumentRecord[]; chunks: ChunkRecord[] }> {
+        const generation = await readCurrentGeneration(name, dir);
+        if (generation === 0) return { documents: [], chunks: [] };
+        const { documents, chunks } = await readRecords(name, dir, generation);
+        return { documents, chunks };
+    }
+
+    public static async readCounts(dir: string): Promise<{ documents: number; chunks: number }> {
+        const { documents, chunks } = await KnowledgeBase.readCommitted(path.basename(dir), dir);
+        return { documents: documents.length, chunks: chunks.length };
+    }
+
+    public get writable(): boolean {
+        return this.lock != null;
+    }
+
+    public documents(): DocumentRecord[] {
+        return [...this.documentsById.values()];
+    }
+
+    public getDocument(id: string): DocumentRecord | undefined {
+        return this.documentsById.get(id);
+    }
+
+    public findByHash(hash: string): DocumentRecord | undefined {
+        for (const document of this.documentsById.values()) if (document.hash === hash) return document;
+        return undefined;
+    }
+
+    /** The document's chunks in document order. */
+    public chunksOf(documentId: string): ChunkRecord[] {
+        const document = this.documentsById.get(documentId);
+        if (document == null) return [];
+        return document.labels.map((label) => this.store.getChunk(label)).filter((chunk) => chunk != null);
+    }
+
+    /** Adds a document, replacing the one with the same id (its old chunks go). Durable at `commit()`. */
+    public putDocument(document: Omit<DocumentRecord, "labels">, chunks: readonly Omit<NewChunk, "documentId" | "source">[], vectors: readonly number[][]): DocumentRecord {
+        this.assertWritable();
+        const previous = this.documentsById.get(document.id);
+        const labels = this.store.addChunks(vectors, chunks.map((chunk) => ({ ...chunk, documentId: document.id, source: document.source })));
+        if (previous != null) this.store.deleteChunks(previous.labels);
+        const record = { ...document, labels };
+        this.documentsById.set(document.id, record);
+        this.dirty = true;
+        return record;
+    }
+
+    /** Removes a document and its chunks. Durable at `commit()`. Returns whether it existed. */
+    public removeDocument(id: string): boolean {
+        this.assertWritable();
+        const document = this.documentsById.get(id);
+        if (document == null) return false;
+        this.store.deleteChunks(document.labels);
+        this.documentsById.delete(id);
+        this.dirty = true;
+        return true;
+    }
+
+    /** Makes every change so far durable, as one atomic step. */
+    public async commit(): Promise<void> {
+        this.assertWritable();
+        if (!this.dirty) return;
+        const generation = this.generation + 1;
+        const indexPath = path.join(this.dir, indexFile(generation));
+        await this.store.save(indexPath);
+        await fsyncPath(indexPath);
+        const records: SnapshotRecords = {
+            generation,
+            labelsIssued: this.store.labelsIssued,
+            documents: this.documents(),
+            chunks: [...this.store.allChunks()],
+        };
+        await writeFileAtomic(path.join(this.dir, recordsFile(generation)), JSON.stringify(records));
+        await writeFileAtomic(path.join(this.dir, CURRENT), `${generation}\n`);
+        // The previous generation stays one commit longer for readers that opened it just before.
+        await removeGenerationsExcept(this.dir, [generation, this.generation]);
+        this.generation = generation;
+        this.dirty = false;
+    }
+
+    /** Releases the write lock. Uncommitted changes are dropped. */
+    public async close(): Promise<void> {
+        await this.lock?.release();
+    }
+
+    private assertWritable(): void {
+        if (this.lock == null) throw new Error(`Knowledge base "${this.name}" was opened read-only.`);
+        if (this.lock.compromised != null)
+            throw new YizhiError("kb_lock_lost", `Lost the write lock of knowledge base "${this.name}": ${this.lock.compromised.message}`);
+    }
+}
+
+function describeEmbedder(embedder: EmbedderIdentity): string {
+    return `"${embedder.id}" (${embedder.dimension}-dim)`;
+}
+
+async function readManifest(name: string, dir: string): Promise<KnowledgeBaseManifest | undefined> {
+    let text: string;
+    try {
+        text = await fs.readFile(path.join(dir, MANIFEST), "utf8");
+    } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        throw error;
+    }
+    try {
+        return JSON.parse(text) as KnowledgeBaseManifest;
+    } catch (error) {
+        throw new CorruptKnowledgeBaseError(name, `${MANIFEST} is not valid JSON.`, { cause: error });
+    }
+}
+
+async function createManifest(name: string, dir: string, options: OpenKnowledgeBaseOptions): Promise<KnowledgeBaseManifest> {
+    if (options.mode !== "write") throw new CorruptKnowledgeBaseError(name, `${MANIFEST} is missing.`);
+    const manifest: KnowledgeBaseManifest = {
+        formatVersion: 1,
+        name,
+        createdAt: new Date().toISOString(),
+        embedder: options.embedder,
+        hnsw: { m: options.hnsw.m, efConstruction: options.hnsw.efConstruction },
+    };
+    await writeFileAtomic(path.join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+    return manifest;
+}
+
+async function readCurrentGeneration(name: string, dir: string): Promise<number> {
+    let text: string;
+    try {
+        text = await fs.readFile(path.join(dir, CURRENT), "utf8");
+    } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
+        throw error;
+    }
+    const generation = Number(text.trim());
+    if (!Number.isInteger(generation) || generation < 1) throw new CorruptKnowledgeBaseError(name, `${CURRENT} holds "${text.trim()}".`);
+    return generation;
+}
+
+async function readRecords(name: string, dir: string, generation: number): Promise<SnapshotRecords> {
+    try {
+        return JSON.parse(await fs.readFile(path.join(dir, recordsFile(generation)), "utf8")) as SnapshotRecords;
+    } catch (error) {
+        throw new CorruptKnowledgeBaseError(name, `its records ${recordsFile(generation)} cannot be read.`, { cause: error });
+    }
+}
+
+/**
+ * Deletes snapshot files of other generations: older ones, and any that a crashed commit left
+ * half-written, with its temporary files. Only the lock holder calls this.
+ */
+async function removeGenerationsExcept(dir: string, keep: readonly number[]): Promise<void> {
+    for (const entry of await fs.readdir(dir)) {
+        const match = generationFile.exec(entry);
+        const stale = match != null ? !keep.includes(Number(match[1])) : temporaryFile.test(entry);
+        if (stale) await fs.rm(path.join(dir, entry), { force: true });
+    }
+}

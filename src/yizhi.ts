@@ -1,0 +1,68 @@
+import type { Config } from "./config/schema.js";
+import { answerQuestion, type AnswerRequest, type AnswerResult } from "./answer/answerQuestion.js";
+import { ingestPaths, type IngestOptions, type IngestReport } from "../ingest/ingestFiles.js";
+import { ModelRuntime } from "./models/modelRuntime.js";
+import type { KnowledgeBase } from "./store/knowledgeBase.js";
+import { KnowledgeBases } from "./store/knowledgeBases.js";
+
+export type IngestRunOptions = Pick<IngestOptions, "prune" | "onProgress" | "commitIntervalMs">;
+
+/**
+ * The service as the CLI and the HTTP server use it: one configuration, one model runtime, the
+ * knowledge bases under the data directory.
+ */
+export class Yizhi {
+    public readonly runtime: ModelRuntime;
+    public readonly knowledgeBases: KnowledgeBases;
+
+    public constructor(public readonly config: Config) {
+        this.runtime = new ModelRuntime(config);
+        this.knowledgeBases = new KnowledgeBases(config.dataDir, {
+            m: config.hnswM,
+            efConstruction: config.hnswEfConstruction,
+            efSearch: config.hnswEfSearch,
+        });
+    }
+
+    /** Opens a knowledge base with the configured embedder; `write` creates it when `create` is set. */
+    public async openKnowledgeBase(name: string, mode: "read" | "write", options: { create?: boolean; lockWaitMs?: number } = {}): Promise<KnowledgeBase> {
+        const kbOptions = {
+            embeddings: this.runtime.embeddings,
+            embedder: await this.runtime.embedderIdentity(),
+            ...(options.lockWaitMs != null ? { lockWaitMs: options.lockWaitMs } : {}),
+        };
+        return mode === "read"
+            ? this.knowledgeBases.openForRead(name, kbOptions)
+            : this.knowledgeBases.openForWrite(name, { ...kbOptions, create: options.create ?? false });
+    }
+
+    /** Ingests files and folders into a knowledge base, creating it if needed. */
+    public async ingest(kbName: string, paths: readonly string[], options: IngestRunOptions = {}): Promise<IngestReport> {
+        const knowledgeBase = await this.openKnowledgeBase(kbName, "write", { create: true });
+        try {
+            return await ingestPaths(paths, {
+                ...options,
+                knowledgeBase,
+                embeddings: this.runtime.embeddings,
+                chunkSize: this.config.chunkSize,
+                chunkOverlap: this.config.chunkOverlap,
+            });
+        } finally {
+            await knowledgeBase.close();
+        }
+    }
+
+    public async ask(kbName: string, request: AnswerRequest): Promise<AnswerResult> {
+        const knowledgeBase = await this.openKnowledgeBase(kbName, "read");
+        return answerQuestion(request, {
+            knowledgeBase,
+            embeddings: this.runtime.embeddings,
+            getChatModel: () => this.runtime.getChatModel(),
+            settings: this.config,
+        });
+    }
+
+    public async dispose(): Promise<void> {
+        await this.runtime.dispose();
+    }
+}
