@@ -121,6 +121,11 @@ class Ingester {
 
     public async ingest({ source, fileName, bytes }: IngestSource): Promise<FileOutcome> {
         const kb = this.options.knowledgeBase;
+        const id = documentIdOf(source);
+        const stored = kb.getDocument(id);
+        const fileHash = createHash("sha256").update(bytes).digest("hex");
+        if (stored?.fileHash === fileHash) return { path: source, status: "unchanged", chunks: stored.labels.length, documentId: id };
+
         const loader = loaderFor(fileName);
         if (loader == null) {
             const extension = path.extname(fileName) || "(none)";
@@ -138,10 +143,11 @@ class Ingester {
         const sections = normalizeSections(loaded, format === "pdf");
         if (sections.length === 0) return failed(source, "The file has no text.");
         const hash = contentHash(sections.map((section) => section.text));
-        const id = documentIdOf(source);
-
-        const stored = kb.getDocument(id);
-        if (stored?.hash === hash) return { path: source, status: "unchanged", chunks: stored.labels.length, documentId: id };
+        if (stored?.hash === hash) {
+            // Other bytes, same text (re-saved, or converted to another format): nothing to re-embed.
+            kb.updateDocument(id, { fileHash, format, sizeBytes: bytes.length });
+            return { path: source, status: "unchanged", chunks: stored.labels.length, documentId: id };
+        }
         const twin = kb.findByHash(hash);
         if (twin != null) {
             // The same text is stored under another name; an older version stored under this name goes.
@@ -155,6 +161,7 @@ class Ingester {
             id,
             source,
             hash,
+            fileHash,
             format,
             ...(loaded.encoding != null ? { encoding: loaded.encoding } : {}),
             sizeBytes: bytes.length,

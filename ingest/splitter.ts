@@ -55,17 +55,25 @@ export function splitSections(sections: readonly SplitterSection[], options: Spl
     const chunks: TextChunk[] = [];
     for (const section of sections) {
         const pieces = splitToPieces(section.text, 0, section.text.length, 0, options.chunkSize);
+        let previous: TextChunk | undefined;
         for (const { start, end } of packPieces(pieces, options)) {
             const raw = section.text.slice(start, end);
             const text = raw.trim();
             if (text === "") continue;
-            chunks.push({
+            const chunk: TextChunk = {
                 text,
                 index: chunks.length,
                 start: start + (raw.length - raw.trimStart().length),
                 ...(section.page != null ? { page: section.page } : {}),
                 ...(section.headingPath != null && section.headingPath.length > 0 ? { headingPath: section.headingPath } : {}),
-            });
+            };
+            // Whitespace-only pieces (a line's trailing "\n") count towards a span's size but are trimmed
+            // away, which can leave a chunk that lies wholly inside its neighbour: keep only the larger.
+            if (previous != null && chunk.start + text.length <= previous.start + previous.text.length) continue;
+            if (previous != null && chunk.start === previous.start) chunks.pop();
+            chunk.index = chunks.length;
+            chunks.push(chunk);
+            previous = chunk;
         }
     }
     return chunks;

@@ -228,6 +228,11 @@ describe("html loader", () => {
         assert.ok(allText(file).includes("马兴瑞，中国航天科技集团公司总经理"));
         assert.ok(allText(file).includes("韩三平，中国电影集团公司董事长"));
     });
+
+    it("reads a bare fragment (a saved article's <div>, no <html> or <body>) that readability cannot handle", async () => {
+        const file = await loadFixture("zh", "html", "readability_gmw", "expected.html");
+        assert.ok(allText(file).includes("翱翔于距地球数千公里的太空中"));
+    });
 });
 
 describe("csv and xlsx loaders", () => {

@@ -195,13 +195,25 @@ function parseDocument(html: string): DomDocument {
 }
 
 /**
+ * readability's article, or null when it finds none. It throws on some bare fragments (a saved
+ * article's <div> without <html> or <body>); the whole fragment is the content then.
+ */
+function findMainContent(page: DomDocument): ReturnType<Readability<DomNode>["parse"]> {
+    try {
+        return new Readability(page, { serializer: (node: DomNode) => node }).parse();
+    } catch {
+        return null;
+    }
+}
+
+/**
  * A web page's main content (found by Mozilla's readability, as Firefox's reader view does), or the
  * whole page when readability finds none, with the page title as the top heading.
  */
 export const loadHtml: Loader = async (bytes) => {
     const { text, encoding } = decodeText(bytes, { declaredCharset: declaredCharset(bytes) });
     // readability rewrites the document it reads, so the fallback parses the page again.
-    const article = new Readability(parseDocument(text), { serializer: (node: DomNode) => node }).parse();
+    const article = findMainContent(parseDocument(text));
     if (article?.content && (article.textContent ?? "").trim().length >= MIN_ARTICLE_CHARS) {
         return { sections: domToSections(article.content, { title: article.title ?? undefined }), encoding };
     }

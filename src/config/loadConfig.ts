@@ -73,7 +73,10 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
         const origins = originsOf(fromFile, fromEnv, fromFlags);
         const problems = parsed.error.issues.map((issue) => {
             const key = issue.path[0] as ConfigKey | undefined;
-            const where = key == null ? "" : describeOrigin(key, origins[key], configFile);
+            // Unknown keys can only come from the config file (flags and env are read by known name).
+            const where = key != null ? describeOrigin(key, origins[key], configFile)
+                : issue.code === "unrecognized_keys" && configFile != null && issue.keys.every((unknown) => unknown in fromFile)
+                    ? ` (from ${configFile})` : "";
             return `${key ?? "config"}${where}: ${issue.message}`;
         });
         throw new ConfigError(`Invalid configuration:\n  ${problems.join("\n  ")}`);

@@ -13,8 +13,10 @@ export interface DocumentRecord {
     id: string;
     /** Where the document came from: an absolute file path, or an uploaded file's name. */
     source: string;
-    /** SHA-256 of the normalised text. */
+    /** SHA-256 of the normalised text: decides whether two files hold the same document. */
     hash: string;
+    /** SHA-256 of the file's bytes: lets an unchanged file be skipped without parsing it again. */
+    fileHash: string;
     /** File format, by extension (pdf, docx, txt, ...). */
     format: string;
     encoding?: string;
@@ -159,6 +161,15 @@ export class KnowledgeBase {
         this.documentsById.set(document.id, record);
         this.dirty = true;
         return record;
+    }
+
+    /** Changes a stored document's file details (not its chunks). Durable at `commit()`. */
+    public updateDocument(id: string, changes: Partial<Pick<DocumentRecord, "fileHash" | "format" | "sizeBytes">>): void {
+        this.assertWritable();
+        const document = this.documentsById.get(id);
+        if (document == null) return;
+        this.documentsById.set(id, { ...document, ...changes });
+        this.dirty = true;
     }
 
     /** Removes a document and its chunks. Durable at `commit()`. Returns whether it existed. */
