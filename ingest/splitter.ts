@@ -23,17 +23,18 @@ export interface SplitterOptions {
 }
 
 /**
- * The separator ladder, coarsest first: blank line, line break, Chinese sentence ends, semicolons,
- * commas, English sentence ends, spaces. Each separator stays with the text before it, so a
- * sentence keeps its 。 and a clause its ，.
+ * The separator ladder, coarsest first: blank line, line break, sentence end (。！？, and . ! ?
+ * before a space), semicolon, comma, space. Each separator stays with the text before it, so a
+ * sentence keeps its 。 and a clause its ，. English sentence ends share the rung of 。！？ so that
+ * English text is not cut at its commas first; ASCII , and ; count only before a space, so that
+ * numbers such as 1,000,000 stay whole.
  */
 const separatorLadder: readonly RegExp[] = [
     /\n{2,}/g,
     /\n/g,
-    /[。！？]+[”’」』）)]*/g,
-    /[；;]/g,
-    /[，,、]/g,
-    /[.!?]+["')\]]*(?=\s)/g,
+    /[。！？]+[”’」』）)]*|[.!?]+["')\]]*(?=\s)/g,
+    /；|;(?=\s)/g,
+    /[，、]|,(?=\s)/g,
     / +/g,
 ];
 

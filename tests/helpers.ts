@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 
 /** The repository root (tests run from source with tsx). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -19,3 +20,28 @@ export async function makeTempDir(prefix = "yizhi-test-"): Promise<{ dir: string
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
     return { dir, cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
 }
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same numbers in [0, 1) on every run. */
+export function mulberry32(seed: number): () => number {
+    let state = seed >>> 0;
+    return () => {
+        state = (state + 0x6d2b79f5) >>> 0;
+        let t = state;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+}
+
+/**
+ * An embedder for stores that are only given vectors: the store's constructor needs one, but a
+ * test that calls this has gone through a text path it did not mean to, so it throws.
+ */
+export const unusedEmbeddings: EmbeddingsInterface = {
+    embedDocuments(): Promise<number[][]> {
+        throw new Error("unusedEmbeddings.embedDocuments was called: this test stores and searches plain vectors only");
+    },
+    embedQuery(): Promise<number[]> {
+        throw new Error("unusedEmbeddings.embedQuery was called: this test stores and searches plain vectors only");
+    },
+};

@@ -28,3 +28,6 @@ try {
         process.exitCode = reportError(error, process.argv.includes("--json"));
     }
 }
+// A library may keep retrying in the background (node-llama-cpp's downloader does, offline); the
+// command's work is done, so it must not keep the process alive.
+setTimeout(() => process.exit(), 500).unref();

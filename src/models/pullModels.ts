@@ -23,28 +23,62 @@ export async function pullModel(model: string, role: ModelRole, options: PullOpt
         throw new ModelNotFoundError(`The ${role} model is set to the local file ${model}, which does not exist; there is nothing to download.`);
     }
     const stallTimeoutMs = options.stallTimeoutMs ?? 30_000;
-    const controller = new AbortController();
-    let watchdog = setTimeout(() => controller.abort(), stallTimeoutMs);
+    const watchdog = new StallWatchdog(stallTimeoutMs);
+    const download = resolveModelFile(model, {
+        directory: options.modelsDir,
+        download: "auto",
+        cli: false,
+        signal: watchdog.signal,
+        onProgress: ({ downloadedSize, totalSize }) => {
+            watchdog.rearm();
+            options.onProgress?.({ model, downloadedBytes: downloadedSize, totalBytes: totalSize });
+        },
+    });
+    download.catch(() => undefined); // when the watchdog wins, the download's own failure comes later
     try {
-        return await resolveModelFile(model, {
-            directory: options.modelsDir,
-            download: "auto",
-            cli: false,
-            signal: controller.signal,
-            onProgress: ({ downloadedSize, totalSize }) => {
-                clearTimeout(watchdog);
-                watchdog = setTimeout(() => controller.abort(), stallTimeoutMs);
-                options.onProgress?.({ model, downloadedBytes: downloadedSize, totalBytes: totalSize });
-            },
-        });
+        return await Promise.race([watchdog.stalled, download]);
     } catch (error) {
-        const why = controller.signal.aborted ? `no data arrived for ${Math.round(stallTimeoutMs / 1000)} s` : (error as Error).message;
         throw new ModelNotFoundError(
-            `Could not download the ${role} model ${model} (${why}). Without a network, download ${downloadUrlOf(model)} ` +
+            `Could not download the ${role} model ${model} (${(error as Error).message}). Without a network, download ${downloadUrlOf(model)} ` +
             `on another machine, copy it into ${options.modelsDir}, and set ${role === "LLM" ? "YIZHI_LLM_MODEL" : "YIZHI_EMBEDDING_MODEL"} to its path.`,
             { cause: error }
         );
     } finally {
-        clearTimeout(watchdog);
+        watchdog.stop();
+    }
+}
+
+/**
+ * Rejects `stalled` and aborts `signal` when `rearm` has not been called for `timeoutMs`.
+ * node-llama-cpp keeps retrying a refused connection without honouring its signal, so the pull
+ * races the download against `stalled` rather than waiting for the download to give up.
+ */
+class StallWatchdog {
+    public readonly stalled: Promise<never>;
+    private readonly controller = new AbortController();
+    private timer?: NodeJS.Timeout;
+    private fire: () => void = () => undefined;
+
+    public constructor(private readonly timeoutMs: number) {
+        this.stalled = new Promise<never>((_, reject) => {
+            this.fire = () => {
+                this.controller.abort();
+                reject(new Error(`no data arrived for ${Math.round(timeoutMs / 1000)} s`));
+            };
+        });
+        this.rearm();
+    }
+
+    public get signal(): AbortSignal {
+        return this.controller.signal;
+    }
+
+    public rearm(): void {
+        clearTimeout(this.timer);
+        this.timer = setTimeout(this.fire, this.timeoutMs);
+    }
+
+    public stop(): void {
+        clearTimeout(this.timer);
     }
 }

@@ -27,6 +27,8 @@ export interface KnowledgeBaseSummary {
     embedder: string;
     documents: number;
     chunks: number;
+    /** Why the knowledge base cannot be opened, when it cannot; the others are listed all the same. */
+    problem?: string;
 }
 
 /** The knowledge bases under the data directory: one folder each. */
@@ -62,8 +64,12 @@ export class KnowledgeBases {
             } catch {
                 continue;
             }
-            const counts = await KnowledgeBase.readCounts(dir);
-            summaries.push({ name: entry, createdAt: manifest.createdAt, embedder: manifest.embedder.id, ...counts });
+            const summary = { name: entry, createdAt: manifest.createdAt, embedder: manifest.embedder.id };
+            try {
+                summaries.push({ ...summary, ...await KnowledgeBase.readCounts(dir) });
+            } catch (error) {
+                summaries.push({ ...summary, documents: 0, chunks: 0, problem: (error as Error).message });
+            }
         }
         return summaries;
     }

@@ -16,8 +16,10 @@ export function registerKnowledgeBaseCommands(program: Command): void {
             const summaries = await yizhi.knowledgeBases.list();
             if (flags.json === true) return printJson(summaries);
             if (summaries.length === 0) process.stdout.write(`No knowledge bases in ${yizhi.config.dataDir}.\n`);
-            for (const summary of summaries)
-                process.stdout.write(`${summary.name}\t${summary.documents} documents\t${summary.chunks} chunks\t${summary.embedder}\n`);
+            for (const summary of summaries) {
+                const counts = summary.problem ?? `${summary.documents} documents\t${summary.chunks} chunks`;
+                process.stdout.write(`${summary.name}\t${counts}\t${summary.embedder}\n`);
+            }
         });
 
     kb.command("delete")

@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fixture, makeTempDir } from "./helpers.js";
+import { runCli } from "./runCli.js";
+import { testEnv } from "./testConfig.js";
+
+interface IngestJson {
+    files: { path: string; status: string; chunks: number; reason?: string }[];
+}
+
+describe("the yizhi command", () => {
+    let temp: Awaited<ReturnType<typeof makeTempDir>>;
+    let env: Record<string, string>;
+    let docs: string;
+
+    before(async () => {
+        temp = await makeTempDir();
+        env = testEnv(path.join(temp.dir, "storage"), { YIZHI_CHUNK_SIZE: "150", YIZHI_CHUNK_OVERLAP: "20" });
+        docs = path.join(temp.dir, "docs");
+        await fs.mkdir(path.join(docs, "sub"), { recursive: true });
+        await fs.copyFile(fixture("zh/md/zh_llm_inference_optimization.md"), path.join(docs, "优化.md"));
+        await fs.copyFile(fixture("zh/txt/zh_big5_encoded_sample.txt"), path.join(docs, "sub", "big5.txt"));
+        await fs.copyFile(fixture("en/pdf/encrypted_user_password_test.pdf"), path.join(docs, "locked.pdf"));
+        await fs.writeFile(path.join(docs, "image.png"), Buffer.from([0x89, 0x50, 0x4e, 0x47]));
+        await fs.writeFile(path.join(docs, ".hidden.txt"), "hidden files are skipped");
+    });
+    after(() => temp.cleanup());
+
+    it("ingest --json reports every file, goes on past failures and exits 1 when any failed", async () => {
+        const result = await runCli(["ingest", docs, "--kb", "团队文档", "--json"], env);
+        assert.equal(result.code, 1, result.stderr);
+        const report = JSON.parse(result.stdout) as IngestJson;
+        const byName = Object.fromEntries(report.files.map((file) => [path.basename(file.path), file]));
+        assert.deepEqual(Object.keys(byName).sort(), ["big5.txt", "image.png", "locked.pdf", "优化.md"]);
+        assert.equal(byName["优化.md"]?.status, "ingested");
+        assert.ok((byName["优化.md"]?.chunks ?? 0) > 1);
+        assert.equal(byName["big5.txt"]?.status, "ingested");
+        assert.equal(byName["locked.pdf"]?.status, "failed");
+        assert.match(byName["locked.pdf"]?.reason ?? "", /password/);
+        assert.equal(byName["image.png"]?.status, "failed");
+        assert.match(byName["image.png"]?.reason ?? "", /Unsupported file type \.png/);
+    });
+
+    it("ingest of the same folder again changes nothing, and exits 0 for only good files", async () => {
+        const again = await runCli(["ingest", path.join(docs, "优化.md"), path.join(docs, "sub"), "--kb", "团队文档", "--json"], env);
+        assert.equal(again.code, 0, again.stderr);
+        assert.deepEqual((JSON.parse(again.stdout) as IngestJson).files.map((file) => file.status), ["unchanged", "unchanged"]);
+        const plain = await runCli(["ingest", path.join(docs, "sub"), "--kb", "团队文档"], env);
+        assert.equal(plain.code, 0);
+        assert.match(plain.stdout, /0 ingested \(0 chunks\), 1 unchanged, 0 failed/);
+    });
+
+    it("docs list, show and delete", async () => {
+        const list = await runCli(["docs", "list", "--kb", "团队文档", "--json"], env);
+        assert.equal(list.code, 0, list.stderr);
+        const documents = JSON.parse(list.stdout) as { id: string; source: string; chunks: number; hash: string }[];
+        assert.equal(documents.length, 2);
+        for (const document of documents) {
+            assert.match(document.id, /^[0-9a-f]{16}$/);
+            assert.match(document.hash, /^[0-9a-f]{64}$/);
+            assert.ok(document.chunks > 0);
+        }
+        const big5 = documents.find((document) => document.source.endsWith("big5.txt"))!;
+
+        const show = await runCli(["docs", "show", big5.id, "--kb", "团队文档", "--json"], env);
+        assert.equal(show.code, 0, show.stderr);
+        const shown = JSON.parse(show.stdout) as { chunks: { index: number; text: string }[] };
+        assert.equal(shown.chunks.length, big5.chunks);
+        assert.deepEqual(shown.chunks.map((chunk) => chunk.index), shown.chunks.map((_, i) => i));
+        assert.match(shown.chunks.map((chunk) => chunk.text).join(""), /維基大典/);
+
+        const deleted = await runCli(["docs", "delete", big5.id, "--kb", "团队文档"], env);
+        assert.equal(deleted.code, 0, deleted.stderr);
+        const after = JSON.parse((await runCli(["docs", "list", "--kb", "团队文档", "--json"], env)).stdout) as { id: string }[];
+        assert.deepEqual(after.map((document) => document.id), documents.filter((document) => document !== big5).map((document) => document.id));
+
+        const missing = await runCli(["docs", "show", big5.id, "--kb", "团队文档"], env);
+        assert.equal(missing.code, 1);
+        assert.match(missing.stderr, /has no document with id/);
+    });
+
+    it("ask --json answers with sources, or refuses when nothing passes the threshold", async () => {
+        const answered = await runCli(["ask", "大模型推理怎么优化？", "--kb", "团队文档", "--threshold", "-1", "--top-k", "2", "--json"], env);
+        assert.equal(answered.code, 0, answered.stderr);
+        const result = JSON.parse(answered.stdout) as { refused: boolean; answer: string; sources: { n: number; source: string }[] };
+        assert.equal(result.refused, false);
+        assert.ok(result.answer.length > 0);
+        assert.deepEqual(result.sources.map((source) => source.n), [1, 2]);
+
+        const refused = await runCli(["ask", "大模型推理怎么优化？", "--kb", "团队文档", "--threshold", "1", "--json"], env);
+        assert.equal(refused.code, 0, refused.stderr);
+        assert.deepEqual(
+            (({ answer, refused: isRefused, sources }) => ({ answer, isRefused, sources }))(JSON.parse(refused.stdout) as { answer: string; refused: boolean; sources: unknown[] }),
+            { answer: "根据已知信息无法回答该问题", isRefused: true, sources: [] }
+        );
+    });
+
+    it("ask streams the answer, then lists the sources", async () => {
+        const result = await runCli(["ask", "大模型推理怎么优化？", "--kb", "团队文档", "--threshold", "-1", "--top-k", "1"], env);
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stdout, /\n\n\[1\] 优化\.md.*\(score -?\d\.\d{3}\)\n {4}\S/);
+    });
+
+    it("gives a clear error and exit code 1 for bad input, changing nothing stored", async () => {
+        const storage = env.YIZHI_DATA_DIR!;
+        const before = await fs.readdir(storage);
+        const cases: [string[], RegExp][] = [
+            [["ingest", docs, "--kb", "../escape"], /"\.\.\/escape" is not a valid knowledge-base name/],
+            [["ask", "问题", "--kb", "no-such-kb"], /Knowledge base "no-such-kb" does not exist/],
+            [["ask", "问题", "--kb", "团队文档", "--threshold", "high"], /"high" is not a number/],
+            [["ask", "", "--kb", "团队文档"], /The question is empty/],
+            [["docs", "delete", "0123456789abcdef", "--kb", "团队文档"], /has no document with id "0123456789abcdef"/],
+            [["ingest", path.join(temp.dir, "nowhere"), "--kb", "团队文档", "--json"], /No such file or folder/],
+        ];
+        for (const [args, message] of cases) {
+            const result = await runCli(args, env);
+            assert.notEqual(result.code, 0, args.join(" "));
+            assert.match(result.stderr + result.stdout, message, args.join(" "));
+        }
+        assert.deepEqual(await fs.readdir(storage), before);
+        assert.ok(!(await fs.readdir(temp.dir)).includes("escape"));
+    });
+
+    it("names the missing model file and how to get it", async () => {
+        const missing = path.join(temp.dir, "models", "missing.gguf");
+        const result = await runCli(["ask", "问题", "--kb", "团队文档"], { ...env, YIZHI_EMBEDDING_MODEL: missing });
+        assert.equal(result.code, 1);
+        assert.ok(result.stderr.includes(`The embedding model file ${missing} does not exist`));
+        assert.match(result.stderr, /YIZHI_EMBEDDING_MODEL/);
+    });
+
+    it("models pull without a network fails with what to download and where to put it", async () => {
+        // A closed port on this machine stands for an unreachable host: nothing leaves the machine.
+        const url = "http://127.0.0.1:9/models/answer-model.gguf";
+        const result = await runCli(["models", "pull", "--stall-timeout", "5"], { ...env, YIZHI_LLM_MODEL: url });
+        assert.equal(result.code, 1);
+        assert.ok(result.stderr.includes(`Could not download the LLM model ${url}`), result.stderr);
+        assert.ok(result.stderr.includes(path.join(temp.dir, "models")), "names the models folder");
+        assert.match(result.stderr, /YIZHI_LLM_MODEL/);
+    });
+
+    it("config prints the effective configuration with each value's origin", async () => {
+        const result = await runCli(["config", "--json", "--threads", "2"], { ...env, YIZHI_TOP_K: "7" });
+        assert.equal(result.code, 0, result.stderr);
+        const { config, origins } = JSON.parse(result.stdout) as { config: Record<string, unknown>; origins: Record<string, string> };
+        assert.equal(config.topK, 7);
+        assert.equal(origins.topK, "env");
+        assert.equal(config.threads, 2);
+        assert.equal(origins.threads, "flag");
+        assert.equal(config.scoreThreshold, 0.5);
+        assert.equal(origins.scoreThreshold, "default");
+
+        const invalid = await runCli(["config"], { ...env, YIZHI_SCORE_THRESHOLD: "3" });
+        assert.equal(invalid.code, 1);
+        assert.match(invalid.stderr, /scoreThreshold \(from YIZHI_SCORE_THRESHOLD\)/);
+    });
+
+    it("kb list and kb delete", async () => {
+        const list = JSON.parse((await runCli(["kb", "list", "--json"], env)).stdout) as { name: string; documents: number }[];
+        assert.deepEqual(list.map((kb) => [kb.name, kb.documents]), [["团队文档", 1]]);
+        const deleted = await runCli(["kb", "delete", "团队文档"], env);
+        assert.equal(deleted.code, 0, deleted.stderr);
+        assert.deepEqual(JSON.parse((await runCli(["kb", "list", "--json"], env)).stdout), []);
+        const again = await runCli(["kb", "delete", "团队文档"], env);
+        assert.equal(again.code, 1);
+        assert.match(again.stderr, /does not exist/);
+    });
+});

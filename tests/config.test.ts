@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ConfigError } from "../src/errors.js";
+import { CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE, envNames, loadConfig } from "../src/config/loadConfig.js";
+import { configSchema, DEFAULT_EMBEDDING_MODEL, DEFAULT_LLM_MODEL, type ConfigKey } from "../src/config/schema.js";
+import { makeTempDir } from "./helpers.js";
+
+/** Asserts that `fn` throws a ConfigError whose message contains every one of `parts`. */
+function assertConfigError(fn: () => unknown, ...parts: string[]): void {
+    assert.throws(fn, (error: unknown) => {
+        assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+        assert.equal(error.code, "invalid_config");
+        for (const part of parts) assert.ok(error.message.includes(part), `"${error.message}" does not mention ${part}`);
+        return true;
+    });
+}
+
+describe("loadConfig", () => {
+    let dir: string;
+    let cleanup: () => Promise<void>;
+
+    before(async () => {
+        ({ dir, cleanup } = await makeTempDir("yizhi-config-"));
+    });
+    after(async () => {
+        await cleanup();
+    });
+
+    /** A fresh folder under the temp dir, optionally holding a config file with `settings`. */
+    async function folder(name: string, settings?: unknown, fileName = DEFAULT_CONFIG_FILE): Promise<string> {
+        const cwd = path.join(dir, name);
+        await fs.mkdir(cwd, { recursive: true });
+        if (settings !== undefined)
+            await fs.writeFile(path.join(cwd, fileName), typeof settings === "string" ? settings : JSON.stringify(settings));
+        return cwd;
+    }
+
+    it("gives the documented defaults, with paths made absolute against cwd", async () => {
+        const cwd = await folder("defaults");
+        const { config, origins, configFile } = loadConfig({ env: {}, cwd });
+        assert.equal(configFile, undefined);
+        assert.deepEqual(config, {
+            ...configSchema.parse({}),
+            dataDir: path.join(cwd, "storage"),
+            modelsDir: path.join(cwd, "models"),
+        });
+        assert.equal(config.topK, 5);
+        assert.equal(config.scoreThreshold, 0.5);
+        assert.equal(config.hnswEfSearch, 64);
+        assert.equal(config.llmModel, DEFAULT_LLM_MODEL);
+        assert.equal(config.embeddingModel, DEFAULT_EMBEDDING_MODEL);
+        for (const key of Object.keys(envNames) as ConfigKey[]) assert.equal(origins[key], "default", key);
+    });
+
+    it("layers defaults < config file < env < flags on the same key, and reports each origin", async () => {
+        const cwd = await folder("precedence", { topK: 7, chunkSize: 300, gpu: "cpu", temperature: 0.3 });
+        const env = { YIZHI_TOP_K: "8", YIZHI_CHUNK_SIZE: "250", YIZHI_THREADS: "3" };
+
+        const fileOnly = loadConfig({ env: {}, cwd });
+        assert.equal(fileOnly.config.topK, 7);
+        assert.equal(fileOnly.origins.topK, "file");
+        assert.equal(fileOnly.configFile, path.join(cwd, DEFAULT_CONFIG_FILE));
+
+        const withEnv = loadConfig({ env, cwd });
+        assert.equal(withEnv.config.topK, 8);
+        assert.equal(withEnv.origins.topK, "env");
+
+        const withFlags = loadConfig({ env, cwd, flags: { topK: 9, threads: undefined } });
+        const { config, origins } = withFlags;
+        assert.equal(config.topK, 9);
+        assert.equal(origins.topK, "flag");
+        assert.equal(config.chunkSize, 250);
+        assert.equal(origins.chunkSize, "env");
+        assert.equal(config.threads, 3, "an undefined flag does not hide the env value");
+        assert.equal(origins.threads, "env");
+        assert.equal(config.gpu, "cpu");
+        assert.equal(origins.gpu, "file");
+        assert.equal(config.temperature, 0.3);
+        assert.equal(origins.temperature, "file");
+        assert.equal(config.maxAnswerTokens, 512);
+        assert.equal(origins.maxAnswerTokens, "default");
+    });
+
+    it("reads every setting from its YIZHI_* variable", async () => {
+        const cwd = await folder("all-env");
+        const env: Record<string, string> = {
+            YIZHI_DATA_DIR: "data", YIZHI_MODELS_DIR: "/opt/models", YIZHI_LLM_MODEL: "llm.gguf",
+            YIZHI_EMBEDDING_MODEL: "hf:someone/some-repo/embed.gguf", YIZHI_GPU: "vulkan", YIZHI_THREADS: " 4 ",
+            YIZHI_CONTEXT_SIZE: "2048", YIZHI_EMBEDDING_CONTEXT_SIZE: "256", YIZHI_MAX_ANSWER_TOKENS: "100",
+            YIZHI_TEMPERATURE: "0.7", YIZHI_PARALLEL_ANSWERS: "4", YIZHI_CHUNK_SIZE: "200", YIZHI_CHUNK_OVERLAP: "20",
+            YIZHI_TOP_K: "10", YIZHI_SCORE_THRESHOLD: "-0.25", YIZHI_ANSWER_LANGUAGE: "en", YIZHI_HNSW_M: "32",
+            YIZHI_HNSW_EF_CONSTRUCTION: "100", YIZHI_HNSW_EF_SEARCH: "128",
+        };
+        assert.deepEqual(Object.keys(env).sort(), Object.values(envNames).sort());
+        const { config, origins } = loadConfig({ env, cwd });
+        assert.deepEqual(config, {
+            dataDir: path.join(cwd, "data"), modelsDir: "/opt/models", llmModel: path.join(cwd, "llm.gguf"),
+            embeddingModel: "hf:someone/some-repo/embed.gguf", gpu: "vulkan", threads: 4, contextSize: 2048,
+            embeddingContextSize: 256, maxAnswerTokens: 100, temperature: 0.7, parallelAnswers: 4, chunkSize: 200,
+            chunkOverlap: 20, topK: 10, scoreThreshold: -0.25, answerLanguage: "en", hnswM: 32, hnswEfConstruction: 100,
+            hnswEfSearch: 128,
+        });
+        for (const key of Object.keys(envNames) as ConfigKey[]) assert.equal(origins[key], "env", key);
+    });
+
+    it("ignores empty environment variables", async () => {
+        const cwd = await folder("empty-env");
+        const { config, origins } = loadConfig({ env: { YIZHI_TOP_K: "", YIZHI_GPU: "  " }, cwd });
+        assert.equal(config.topK, 5);
+        assert.equal(config.gpu, "auto");
+        assert.equal(origins.topK, "default");
+    });
+
+    it("resolves relative paths against cwd and leaves hf: and http(s): URIs alone", async () => {
+        const cwd = await folder("paths", {
+            dataDir: "kb-data", modelsDir: "../shared-models", llmModel: "models/chat.gguf",
+            embeddingModel: "hf:CompendiumLabs/bge-small-zh-v1.5-gguf/bge-small-zh-v1.5-q8_0.gguf",
+        });
+        const { config } = loadConfig({ env: {}, cwd });
+        assert.equal(config.dataDir, path.join(cwd, "kb-data"));
+        assert.equal(config.modelsDir, path.join(dir, "shared-models"));
+        assert.equal(config.llmModel, path.join(cwd, "models", "chat.gguf"));
+        assert.equal(config.embeddingModel, "hf:CompendiumLabs/bge-small-zh-v1.5-gguf/bge-small-zh-v1.5-q8_0.gguf");
+
+        const flagged = loadConfig({ env: {}, cwd, flags: { llmModel: "https://example.com/m.gguf", dataDir: "/abs/data" } });
+        assert.equal(flagged.config.llmModel, "https://example.com/m.gguf");
+        assert.equal(flagged.config.dataDir, "/abs/data");
+    });
+
+    it("reads a config file named by the option or by YIZHI_CONFIG, relative to cwd", async () => {
+        const cwd = await folder("named", { topK: 11 }, "custom.json");
+        await fs.writeFile(path.join(cwd, DEFAULT_CONFIG_FILE), JSON.stringify({ topK: 2 }));
+        assert.equal(loadConfig({ env: {}, cwd }).config.topK, 2);
+
+        const byOption = loadConfig({ env: { [CONFIG_FILE_ENV]: "missing.json" }, cwd, configFile: "custom.json" });
+        assert.equal(byOption.config.topK, 11);
+        assert.equal(byOption.configFile, path.join(cwd, "custom.json"));
+
+        const byEnv = loadConfig({ env: { [CONFIG_FILE_ENV]: "custom.json" }, cwd });
+        assert.equal(byEnv.config.topK, 11);
+        assert.equal(byEnv.origins.topK, "file");
+    });
+
+    it("fails with a ConfigError naming a config file that does not exist", async () => {
+        const cwd = await folder("missing");
+        assertConfigError(() => loadConfig({ env: {}, cwd, configFile: "nope.json" }), path.join(cwd, "nope.json"));
+    });
+
+    it("rejects an invalid env value, naming the variable", async () => {
+        const cwd = await folder("bad-env");
+        assertConfigError(() => loadConfig({ env: { YIZHI_TOP_K: "abc" }, cwd }), "YIZHI_TOP_K", "abc");
+        assertConfigError(() => loadConfig({ env: { YIZHI_SCORE_THRESHOLD: "2" }, cwd }), "YIZHI_SCORE_THRESHOLD", "scoreThreshold");
+        assertConfigError(() => loadConfig({ env: { YIZHI_GPU: "tpu" }, cwd }), "YIZHI_GPU", "gpu");
+        assertConfigError(() => loadConfig({ env: { YIZHI_TOP_K: "2.5" }, cwd }), "YIZHI_TOP_K");
+        assertConfigError(() => loadConfig({ env: { YIZHI_THREADS: "-1" }, cwd }), "YIZHI_THREADS");
+        assertConfigError(() => loadConfig({ env: { YIZHI_HNSW_EF_SEARCH: "Infinity" }, cwd }), "YIZHI_HNSW_EF_SEARCH");
+    });
+
+    it("rejects an invalid config file value, naming the file", async () => {
+        const cwd = await folder("bad-file", { topK: 0, answerLanguage: "fr" });
+        const file = path.join(cwd, DEFAULT_CONFIG_FILE);
+        assertConfigError(() => loadConfig({ env: {}, cwd }), "topK", "answerLanguage", file);
+        const stringNumber = await folder("string-number", { topK: "5" });
+        assertConfigError(() => loadConfig({ env: {}, cwd: stringNumber }), "topK", path.join(stringNumber, DEFAULT_CONFIG_FILE));
+    });
+
+    it("names the flag when a flag value is invalid", async () => {
+        const cwd = await folder("bad-flag");
+        assertConfigError(() => loadConfig({ env: {}, cwd, flags: { topK: 500 } }), "topK", "command line");
+    });
+
+    it("rejects a config file that is not valid JSON, naming the file", async () => {
+        const cwd = await folder("malformed", "{ \"topK\": 5, }");
+        assertConfigError(() => loadConfig({ env: {}, cwd }), path.join(cwd, DEFAULT_CONFIG_FILE), "not valid JSON");
+        const array = await folder("array", "[1, 2]");
+        assertConfigError(() => loadConfig({ env: {}, cwd: array }), path.join(array, DEFAULT_CONFIG_FILE));
+    });
+
+    it("rejects an unknown key in the config file, naming the key and the file", async () => {
+        const cwd = await folder("unknown-key", { topK: 3, topk: 4 });
+        assertConfigError(() => loadConfig({ env: {}, cwd }), "topk", path.join(cwd, DEFAULT_CONFIG_FILE));
+    });
+
+    it("rejects chunkOverlap >= chunkSize, across layers", async () => {
+        const cwd = await folder("overlap", { chunkSize: 100 });
+        assertConfigError(() => loadConfig({ env: { YIZHI_CHUNK_OVERLAP: "100" }, cwd }), "chunkOverlap", "YIZHI_CHUNK_OVERLAP");
+        assertConfigError(() => loadConfig({ env: {}, cwd, flags: { chunkOverlap: 150 } }), "chunkOverlap");
+        const defaults = await folder("overlap-default");
+        assertConfigError(() => loadConfig({ env: {}, cwd: defaults, flags: { chunkSize: 50 } }), "chunkOverlap");
+        assert.equal(loadConfig({ env: { YIZHI_CHUNK_OVERLAP: "99" }, cwd }).config.chunkOverlap, 99);
+    });
+});
+
+describe("configSchema", () => {
+    it("is strict and checks ranges on its own", () => {
+        assert.equal(configSchema.safeParse({ unknown: 1 }).success, false);
+        assert.equal(configSchema.safeParse({ chunkSize: 400, chunkOverlap: 400 }).success, false);
+        assert.equal(configSchema.safeParse({ chunkSize: 400, chunkOverlap: 399 }).success, true);
+        assert.equal(configSchema.safeParse({ scoreThreshold: -1 }).success, true);
+        assert.equal(configSchema.safeParse({ scoreThreshold: 1.01 }).success, false);
+        assert.equal(configSchema.safeParse({ hnswEfSearch: 9 }).success, false);
+        assert.equal(configSchema.safeParse({ gpu: "cuda" }).success, true);
+    });
+});
