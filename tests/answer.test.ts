@@ -9,23 +9,11 @@ import { ModelNotFoundError, YizhiError } from "../src/errors.js";
 import { retrieveChunks, type RetrievedChunk } from "../src/retrieval/retrieveChunks.js";
 import type { ChunkRecord } from "../src/store/hnswVectorStore.js";
 import { Yizhi } from "../src/yizhi.js";
-import { fixture, makeTempDir } from "./helpers.js";
+import { cosine, fixture, makeTempDir } from "./helpers.js";
 import { testConfig } from "./testConfig.js";
 
 // The template of DESIGN.md, word for word.
 const designTemplateZh = "已知信息：\n{context}\n\n根据上述已知信息，简洁和专业的来回答用户的问题。如果无法从中得到答案，请说 “根据已知信息无法回答该问题” 或 “没有提供足够的相关信息”，不允许在答案中添加编造成分，答案请使用中文。问题是：{question}";
-
-function cosine(a: readonly number[], b: readonly number[]): number {
-    let dot = 0;
-    let normA = 0;
-    let normB = 0;
-    for (let i = 0; i < a.length; i++) {
-        dot += a[i]! * b[i]!;
-        normA += a[i]! * a[i]!;
-        normB += b[i]! * b[i]!;
-    }
-    return dot / Math.sqrt(normA * normB);
-}
 
 function retrievedChunk(label: number, text: string, score: number): RetrievedChunk {
     const chunk: ChunkRecord = { label, documentId: `doc${label}`, source: `/docs/${label}.txt`, index: 0, text, start: 0 };

@@ -45,3 +45,16 @@ export const unusedEmbeddings: EmbeddingsInterface = {
         throw new Error("unusedEmbeddings.embedQuery was called: this test stores and searches plain vectors only");
     },
 };
+
+/** Exact cosine similarity, to check the scores the store computes. */
+export function cosine(a: readonly number[], b: readonly number[]): number {
+    let dot = 0;
+    let normA = 0;
+    let normB = 0;
+    for (let i = 0; i < a.length; i++) {
+        dot += a[i]! * b[i]!;
+        normA += a[i]! * a[i]!;
+        normB += b[i]! * b[i]!;
+    }
+    return dot / Math.sqrt(normA * normB);
+}

@@ -4,7 +4,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Document } from "@langchain/core/documents";
 import { HnswVectorStore, type ChunkRecord, type HnswParams, type NewChunk } from "../src/store/hnswVectorStore.js";
-import { makeTempDir, mulberry32, unusedEmbeddings } from "./helpers.js";
+import { cosine, makeTempDir, mulberry32, unusedEmbeddings } from "./helpers.js";
 
 const DIMENSION = 32;
 const params: HnswParams = { m: 16, efConstruction: 200, efSearch: 64 };
@@ -12,18 +12,6 @@ const params: HnswParams = { m: 16, efConstruction: 200, efSearch: 64 };
 function randomVectors(count: number, seed: number, dimension = DIMENSION): number[][] {
     const random = mulberry32(seed);
     return Array.from({ length: count }, () => Array.from({ length: dimension }, () => random() * 2 - 1));
-}
-
-function cosine(a: readonly number[], b: readonly number[]): number {
-    let dot = 0;
-    let normA = 0;
-    let normB = 0;
-    for (let i = 0; i < a.length; i++) {
-        dot += a[i]! * b[i]!;
-        normA += a[i]! * a[i]!;
-        normB += b[i]! * b[i]!;
-    }
-    return dot / Math.sqrt(normA * normB);
 }
 
 function chunkFor(i: number): NewChunk {
