@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { collectFiles } from "../ingest/collectFiles.js";
 import type { FileOutcome } from "../ingest/ingestFiles.js";
 import { loaderFor } from "../ingest/loaders/index.js";
-import { normalizeText } from "../ingest/normalize.js";
+import { normalizeSections } from "../ingest/normalize.js";
 import { splitSections, type SplitterOptions } from "../ingest/splitter.js";
 import { loadConfig } from "../src/config/loadConfig.js";
 import type { Config } from "../src/config/schema.js";
@@ -148,10 +148,7 @@ async function measureParseSplit(files: readonly string[], splitter: SplitterOpt
         try {
             const loaded = await load(await fs.readFile(file), path.basename(file));
             const reflowLines = path.extname(file).toLowerCase() === ".pdf";
-            const sections = loaded.sections
-                .map((section) => ({ ...section, text: normalizeText(section.text, { reflowLines }) }))
-                .filter((section) => section.text !== "");
-            splitSections(sections, splitter);
+            splitSections(normalizeSections(loaded.sections, { reflowLines }), splitter);
         } catch {
             // Files that fail by design (encrypted, scanned) still cost their parse attempt.
         }
@@ -320,8 +317,18 @@ function printReport(results: readonly CorpusResult[], machine: readonly string[
     ].join("\n"));
 }
 
+const usage = "usage: npm run bench:ingest -- [--corpus fixtures|news|all] [--threads N] [--embedding-context TOKENS] "
+    + "[--chunk-size CHARS] [--runs N] [--limit-bytes N]";
+
 async function main(): Promise<void> {
-    const options = parseOptions(process.argv.slice(2));
+    let options: BenchOptions;
+    try {
+        options = parseOptions(process.argv.slice(2));
+    } catch (error) {
+        console.error(`${(error as Error).message}\n${usage}`);
+        process.exitCode = 2;
+        return;
+    }
     const machine = describeMachine();
     const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), "yizhi-bench-corpus-"));
     try {

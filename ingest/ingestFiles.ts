@@ -8,8 +8,8 @@ import { collectFiles } from "./collectFiles.js";
 import { contentHash } from "./contentHash.js";
 import { loaderFor, supportedExtensions } from "./loaders/index.js";
 import type { LoadedFile } from "./loaders/types.js";
-import { normalizeText } from "./normalize.js";
-import { splitSections, type SplitterSection } from "./splitter.js";
+import { normalizeSections } from "./normalize.js";
+import { splitSections } from "./splitter.js";
 
 export type FileStatus = "ingested" | "unchanged" | "failed";
 
@@ -53,8 +53,8 @@ export interface IngestOptions {
     embedBatchSize?: number;
 }
 
-/** A file's bytes and where they came from, for `ingestFile`. */
-export interface IngestSource {
+/** A file's bytes and where they came from. */
+interface IngestSource {
     /** Identity of the document: an absolute path, or an uploaded file's name. */
     source: string;
     /** Name whose extension picks the loader. */
@@ -95,13 +95,6 @@ export async function ingestPaths(paths: readonly string[], options: IngestOptio
     };
 }
 
-/** Ingests one file's bytes (an upload) and commits. */
-export async function ingestFile(input: IngestSource, options: IngestOptions): Promise<FileOutcome> {
-    const outcome = await new Ingester(options).ingest(input);
-    await options.knowledgeBase.commit();
-    return outcome;
-}
-
 class Ingester {
     public chunksEmbedded = 0;
     public embeddingMs = 0;
@@ -140,7 +133,7 @@ class Ingester {
         }
 
         const format = path.extname(fileName).slice(1).toLowerCase();
-        const sections = normalizeSections(loaded, format === "pdf");
+        const sections = normalizeSections(loaded.sections, { reflowLines: format === "pdf" });
         if (sections.length === 0) return failed(source, "The file has no text.");
         const hash = contentHash(sections.map((section) => section.text));
         if (stored?.hash === hash) {
@@ -191,12 +184,6 @@ class Ingester {
 
 function failed(file: string, reason: string): FileOutcome {
     return { path: file, status: "failed", chunks: 0, reason };
-}
-
-function normalizeSections(loaded: LoadedFile, reflowLines: boolean): SplitterSection[] {
-    return loaded.sections
-        .map((section) => ({ ...section, text: normalizeText(section.text, { reflowLines }) }))
-        .filter((section) => section.text !== "");
 }
 
 /** Removes documents stored from under `roots` whose files were not found in this run. */

@@ -42,3 +42,10 @@ export function normalizeText(text: string, options: NormalizeOptions = {}): str
     }
     return result.replace(/\n{3,}/g, "\n\n").trim();
 }
+
+/** Normalises each section's text and drops the sections left empty. */
+export function normalizeSections<Section extends { text: string }>(sections: readonly Section[], options: NormalizeOptions = {}): Section[] {
+    return sections
+        .map((section) => ({ ...section, text: normalizeText(section.text, options) }))
+        .filter((section) => section.text !== "");
+}
