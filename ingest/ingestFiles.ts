@@ -54,7 +54,7 @@ export interface IngestOptions {
 }
 
 /** A file's bytes and where they came from. */
-interface IngestSource {
+export interface IngestSource {
     /** Identity of the document: an absolute path, or an uploaded file's name. */
     source: string;
     /** Name whose extension picks the loader. */
@@ -93,6 +93,15 @@ export async function ingestPaths(paths: readonly string[], options: IngestOptio
         chunksEmbedded: ingester.chunksEmbedded,
         timings: { totalMs: performance.now() - started, embeddingMs: ingester.embeddingMs },
     };
+}
+
+/** Ingests files held in memory (uploads), then commits. */
+export async function ingestSources(sources: readonly IngestSource[], options: IngestOptions): Promise<FileOutcome[]> {
+    const ingester = new Ingester(options);
+    const outcomes: FileOutcome[] = [];
+    for (const source of sources) outcomes.push(await ingester.ingest(source));
+    await options.knowledgeBase.commit();
+    return outcomes;
 }
 
 class Ingester {

@@ -26,6 +26,12 @@ export class KnowledgeBaseNameError extends YizhiError {
     }
 }
 
+export class KnowledgeBaseExistsError extends YizhiError {
+    public constructor(public readonly kb: string) {
+        super("kb_exists", `Knowledge base "${kb}" already exists.`);
+    }
+}
+
 export class KnowledgeBaseNotFoundError extends YizhiError {
     public constructor(public readonly kb: string) {
         super("kb_not_found", `Knowledge base "${kb}" does not exist. Create it by ingesting into it: yizhi ingest <paths...> --kb ${kb}`);
@@ -74,5 +80,12 @@ export class UnreadableFileError extends YizhiError {
 export class ModelNotFoundError extends YizhiError {
     public constructor(message: string, options?: ErrorOptions) {
         super("model_not_found", message, options);
+    }
+}
+
+/** Every answer slot is busy and the waiting line is full. */
+export class QueueFullError extends YizhiError {
+    public constructor(sequences: number, maxQueued: number) {
+        super("queue_full", `All ${sequences} answer slots are busy and ${maxQueued} questions are already waiting. Try again shortly.`);
     }
 }

@@ -53,7 +53,11 @@ export class Yizhi {
     }
 
     public async ask(kbName: string, request: AnswerRequest): Promise<AnswerResult> {
-        const knowledgeBase = await this.openKnowledgeBase(kbName, "read");
+        return this.answerFrom(await this.openKnowledgeBase(kbName, "read"), request);
+    }
+
+    /** Answers from a knowledge base already open. */
+    public answerFrom(knowledgeBase: KnowledgeBase, request: AnswerRequest): Promise<AnswerResult> {
         return answerQuestion(request, {
             knowledgeBase,
             embeddings: this.runtime.embeddings,

@@ -5,6 +5,7 @@ import { registerConfigCommand } from "./commands/config.js";
 import { registerIngestCommand } from "./commands/ingest.js";
 import { registerKnowledgeBaseCommands } from "./commands/knowledgeBases.js";
 import { registerModelsCommand } from "./commands/models.js";
+import { registerServeCommand } from "./commands/serve.js";
 import { addGlobalOptions } from "./globalOptions.js";
 import { reportError } from "./output.js";
 
@@ -18,6 +19,7 @@ registerAskCommand(program);
 registerKnowledgeBaseCommands(program);
 registerModelsCommand(program);
 registerConfigCommand(program);
+registerServeCommand(program);
 
 try {
     await program.parseAsync(process.argv);

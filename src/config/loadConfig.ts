@@ -21,6 +21,11 @@ export const envNames: Record<ConfigKey, string> = {
     topK: "YIZHI_TOP_K",
     scoreThreshold: "YIZHI_SCORE_THRESHOLD",
     answerLanguage: "YIZHI_ANSWER_LANGUAGE",
+    maxQueuedQuestions: "YIZHI_MAX_QUEUED_QUESTIONS",
+    host: "YIZHI_HOST",
+    port: "YIZHI_PORT",
+    apiKey: "YIZHI_API_KEY",
+    maxUploadBytes: "YIZHI_MAX_UPLOAD_BYTES",
     hnswM: "YIZHI_HNSW_M",
     hnswEfConstruction: "YIZHI_HNSW_EF_CONSTRUCTION",
     hnswEfSearch: "YIZHI_HNSW_EF_SEARCH",
@@ -52,7 +57,7 @@ export interface LoadedConfig {
 
 const numericKeys = new Set<ConfigKey>([
     "threads", "contextSize", "embeddingContextSize", "maxAnswerTokens", "temperature", "parallelAnswers",
-    "chunkSize", "chunkOverlap", "topK", "scoreThreshold", "hnswM", "hnswEfConstruction", "hnswEfSearch",
+    "chunkSize", "chunkOverlap", "topK", "scoreThreshold", "maxQueuedQuestions", "port", "maxUploadBytes", "hnswM", "hnswEfConstruction", "hnswEfSearch",
 ]);
 
 /**

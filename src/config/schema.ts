@@ -41,6 +41,15 @@ export const configSchema = z.object({
     scoreThreshold: z.number().min(-1).max(1).default(0.5),
     /** Language of prompts and answers; `auto` answers in Chinese when the question has Chinese characters. */
     answerLanguage: z.enum(["auto", "zh", "en"]).default("auto"),
+    /** Questions that may wait for a free sequence; more are refused with 503 until one frees. */
+    maxQueuedQuestions: z.number().int().min(0).default(16),
+    /** Address `yizhi serve` listens on; loopback unless you mean to expose it. */
+    host: z.string().min(1).default("127.0.0.1"),
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** When set, every API request needs `Authorization: Bearer <apiKey>`. */
+    apiKey: z.string().min(1).optional(),
+    /** Largest file one upload may carry, in bytes. */
+    maxUploadBytes: z.number().int().min(1).default(100 * 1024 * 1024),
     /** HNSW graph degree. */
     hnswM: z.number().int().min(2).max(128).default(16),
     /** HNSW build-time candidate list size. */

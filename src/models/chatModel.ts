@@ -1,4 +1,5 @@
 import { LlamaChatSession, type ChatHistoryItem, type LlamaContext, type LlamaContextSequence, type LlamaModel } from "node-llama-cpp";
+import { QueueFullError } from "../errors.js";
 
 /** An earlier exchange of a conversation, oldest first. */
 export interface ChatTurn {
@@ -13,6 +14,8 @@ export interface ChatModelOptions {
     sequences: number;
     maxAnswerTokens: number;
     temperature: number;
+    /** Questions that may wait for a sequence; one more is refused with `QueueFullError`. */
+    maxQueued: number;
     threads?: number;
 }
 
@@ -85,6 +88,7 @@ export class ChatModel {
     private acquireSequence(): Promise<LlamaContextSequence> {
         const sequence = this.freeSequences.pop();
         if (sequence != null) return Promise.resolve(sequence);
+        if (this.waiting.length >= this.options.maxQueued) return Promise.reject(new QueueFullError(this.options.sequences, this.options.maxQueued));
         return new Promise((resolve) => this.waiting.push(resolve));
     }
 

@@ -9,7 +9,7 @@ import { resolveModelPath } from "./resolveModelPath.js";
 
 export type RuntimeConfig = Pick<Config,
     "gpu" | "threads" | "modelsDir" | "llmModel" | "embeddingModel" | "contextSize" | "embeddingContextSize" |
-    "parallelAnswers" | "maxAnswerTokens" | "temperature">;
+    "parallelAnswers" | "maxAnswerTokens" | "temperature" | "maxQueuedQuestions">;
 
 /**
  * Owns the process's one `Llama` and the models loaded on it. Each model loads on first use, so a
@@ -82,6 +82,7 @@ export class ModelRuntime {
             sequences: this.config.parallelAnswers,
             maxAnswerTokens: this.config.maxAnswerTokens,
             temperature: this.config.temperature,
+            maxQueued: this.config.maxQueuedQuestions,
             ...this.threadOptions(),
         });
     }

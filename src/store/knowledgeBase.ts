@@ -122,6 +122,16 @@ export class KnowledgeBase {
         return { documents, chunks };
     }
 
+    /** The generation committed now in `dir` (0 when nothing was committed): changes with every commit. */
+    public static currentGeneration(name: string, dir: string): Promise<number> {
+        return readCurrentGeneration(name, dir);
+    }
+
+    /** The generation this instance was opened at (or last committed). */
+    public get openedGeneration(): number {
+        return this.generation;
+    }
+
     public static async readCounts(dir: string): Promise<{ documents: number; chunks: number }> {
         const { documents, chunks } = await KnowledgeBase.readCommitted(path.basename(dir), dir);
         return { documents: documents.length, chunks: chunks.length };

@@ -9,7 +9,10 @@ export function registerConfigCommand(program: Command): void {
         .description("print the effective configuration and where each value came from")
         .option("--json", "print as JSON")
         .action((flags: { json?: boolean }, command: Command) => {
-            const { config, origins, configFile } = configFromCommand(command);
+            const loaded = configFromCommand(command);
+            const { origins, configFile } = loaded;
+            // The API key is a secret: show that one is set, never the key itself.
+            const config = { ...loaded.config, ...(loaded.config.apiKey != null ? { apiKey: "(set)" } : {}) };
             if (flags.json === true) return printJson({ config, origins, configFile: configFile ?? null });
             if (configFile != null) process.stdout.write(`# config file: ${configFile}\n`);
             for (const key of Object.keys(config) as ConfigKey[])

@@ -1,0 +1,53 @@
+import path from "node:path";
+import express, { type Express } from "express";
+import { packageRoot } from "../packageRoot.js";
+import { errorHandler, sendError } from "./httpErrors.js";
+import type { KnowledgeBaseService } from "./knowledgeBaseService.js";
+import { openApiDocument } from "./openApiDocument.js";
+import { requireApiKey } from "./requireApiKey.js";
+import { askRoutes } from "./routes/askRoutes.js";
+import { knowledgeBaseRoutes } from "./routes/knowledgeBaseRoutes.js";
+import { openaiRoutes } from "./routes/openaiRoutes.js";
+
+export interface Readiness {
+    ready: boolean;
+    /** Why the models could not be loaded, once that is known. */
+    failure?: string;
+}
+
+export interface AppOptions {
+    service: KnowledgeBaseService;
+    readiness: Readiness;
+    apiKey?: string;
+    maxUploadBytes: number;
+    /** Where unexpected errors are reported (the client only sees "Internal server error"). */
+    log: (error: unknown) => void;
+}
+
+/** JSON bodies larger than this are refused with 413; documents come as multipart uploads instead. */
+const MAX_JSON_BODY = "1mb";
+
+/** The Express app: health probes, the web page, the OpenAPI document, and the API behind the key. */
+export function createApp(options: AppOptions): Express {
+    const app = express();
+    app.disable("x-powered-by");
+
+    app.get("/healthz", (_req, res) => void res.json({ status: "ok" }));
+    app.get("/readyz", (_req, res) => {
+        if (options.readiness.ready) return void res.json({ status: "ready" });
+        sendError(res, 503, "not_ready", options.readiness.failure ?? "The models are still loading.");
+    });
+    app.get("/openapi.json", (_req, res) => void res.json(openApiDocument));
+    app.use(express.static(path.join(packageRoot, "web"), { index: "index.html" }));
+
+    const api = express.Router();
+    if (options.apiKey != null) api.use(requireApiKey(options.apiKey));
+    api.use(express.json({ limit: MAX_JSON_BODY }));
+    api.use(askRoutes(options.service));
+    api.use(knowledgeBaseRoutes(options.service, { maxUploadBytes: options.maxUploadBytes }));
+    api.use(openaiRoutes(options.service));
+    api.use((req, res) => sendError(res, 404, "not_found", `No route for ${req.method} ${req.path}.`));
+    app.use(api);
+    app.use(errorHandler(options.log));
+    return app;
+}

@@ -1,0 +1,51 @@
+import type { ErrorRequestHandler, Response } from "express";
+import { MulterError } from "multer";
+import { YizhiError } from "../errors.js";
+
+/** An error that is the client's to fix, with the HTTP status that says so. */
+export class HttpError extends YizhiError {
+    public constructor(public readonly status: number, code: string, message: string) {
+        super(code, message);
+    }
+}
+
+const statusByCode: Record<string, number> = {
+    invalid_kb_name: 400,
+    invalid_question: 400,
+    kb_not_found: 404,
+    document_not_found: 404,
+    kb_exists: 409,
+    kb_busy: 409,
+    embedder_mismatch: 409,
+    queue_full: 503,
+    model_not_found: 503,
+};
+
+export function sendError(res: Response, status: number, code: string, message: string): void {
+    if (status === 503) res.setHeader("Retry-After", "5");
+    res.status(status).json({ error: { code, message } });
+}
+
+/** Turns any error into `{ error: { code, message } }` with its status; a 500 never shows a stack. */
+export function describeError(error: unknown): { status: number; code: string; message: string } {
+    if (error instanceof HttpError) return { status: error.status, code: error.code, message: error.message };
+    if (error instanceof YizhiError) return { status: statusByCode[error.code] ?? 500, code: error.code, message: error.message };
+    if (error instanceof MulterError) {
+        if (error.code === "LIMIT_FILE_SIZE") return { status: 413, code: "file_too_large", message: "A file is larger than the upload limit." };
+        return { status: 400, code: "invalid_upload", message: `The upload is malformed: ${error.message}.` };
+    }
+    const bodyError = error as { type?: string; status?: number };
+    if (bodyError.type === "entity.parse.failed") return { status: 400, code: "malformed_json", message: "The request body is not valid JSON." };
+    if (bodyError.type === "entity.too.large") return { status: 413, code: "body_too_large", message: "The request body is too large." };
+    if (bodyError.status === 400 && error instanceof Error) return { status: 400, code: "bad_request", message: error.message };
+    return { status: 500, code: "internal_error", message: "Internal server error." };
+}
+
+export function errorHandler(log: (error: unknown) => void): ErrorRequestHandler {
+    return (error: unknown, _req, res, next) => {
+        if (res.headersSent) return next(error);
+        const { status, code, message } = describeError(error);
+        if (status >= 500 && code === "internal_error") log(error);
+        sendError(res, status, code, message);
+    };
+}

@@ -1,0 +1,95 @@
+/** The API described for clients and tools, served at `/openapi.json`. */
+const error = { $ref: "#/components/responses/Error" };
+const kbParam = { name: "kb", in: "path", required: true, schema: { type: "string" } };
+const json = (schema: object) => ({ content: { "application/json": { schema } } });
+
+const source = {
+    type: "object",
+    required: ["n", "documentId", "source", "name", "score", "text"],
+    properties: {
+        n: { type: "integer", description: "number of the source in the prompt and in citations like [1]" },
+        documentId: { type: "string" },
+        source: { type: "string" },
+        name: { type: "string", description: "file name to show" },
+        page: { type: "integer" },
+        headingPath: { type: "array", items: { type: "string" } },
+        score: { type: "number", description: "cosine similarity to the question, -1..1, higher is more similar" },
+        text: { type: "string" },
+    },
+};
+
+const answer = {
+    type: "object",
+    required: ["answer", "refused", "language", "sources", "timings"],
+    properties: {
+        answer: { type: "string" },
+        refused: { type: "boolean", description: "true when no chunk passed the threshold: the answer is the fixed refusal and no model was asked" },
+        language: { type: "string", enum: ["zh", "en"] },
+        sources: { type: "array", items: source },
+        timings: { type: "object", properties: { retrievalMs: { type: "number" }, generationMs: { type: "number" }, totalMs: { type: "number" } } },
+    },
+};
+
+export const openApiDocument = {
+    openapi: "3.1.0",
+    info: { title: "Yizhi (已知)", version: "0.1.0", description: "Questions answered from your own documents by a local LLM, with sources." },
+    components: {
+        securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "needed when the server has an API key (YIZHI_API_KEY)" } },
+        responses: {
+            Error: {
+                description: "An error: 400 invalid input (the message names the field), 401 missing or wrong API key, 404, 409, 413 too large, 415 unsupported type, 503 busy or models not loaded",
+                ...json({ type: "object", properties: { error: { type: "object", required: ["code", "message"], properties: { code: { type: "string" }, message: { type: "string" } } } } }),
+            },
+        },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+        "/healthz": { get: { summary: "the process is up", security: [], responses: { 200: { description: "ok" } } } },
+        "/readyz": { get: { summary: "the models are loaded", security: [], responses: { 200: { description: "ready" }, 503: error } } },
+        "/ask": {
+            post: {
+                summary: "answer a question from a knowledge base",
+                description: "With \"stream\": true (or Accept: text/event-stream) the answer comes as Server-Sent Events: `sources` ({ sources }), then `token` ({ text }) events, then `done` (the result without sources), or `error` ({ error }). A client that disconnects stops the generation.",
+                requestBody: json({
+                    type: "object",
+                    required: ["question", "kb"],
+                    properties: {
+                        question: { type: "string", maxLength: 4000 },
+                        kb: { type: "string" },
+                        topK: { type: "integer", minimum: 1, maximum: 100 },
+                        scoreThreshold: { type: "number", minimum: -1, maximum: 1 },
+                        history: { type: "array", items: { type: "object", properties: { role: { enum: ["user", "assistant"] }, content: { type: "string" } } } },
+                        stream: { type: "boolean" },
+                    },
+                }),
+                responses: { 200: { description: "the answer", ...json(answer) }, 400: error, 401: error, 404: error, 503: error },
+            },
+        },
+        "/kbs": {
+            get: { summary: "list knowledge bases", responses: { 200: { description: "{ kbs: [{ name, documents, chunks, createdAt }] }" }, 401: error } },
+            post: { summary: "create a knowledge base", requestBody: json({ type: "object", required: ["name"], properties: { name: { type: "string" } } }), responses: { 201: { description: "created" }, 400: error, 409: error } },
+        },
+        "/kbs/{kb}": { delete: { summary: "delete a knowledge base", parameters: [kbParam], responses: { 204: { description: "deleted" }, 404: error } } },
+        "/kbs/{kb}/documents": {
+            get: { summary: "list documents", parameters: [kbParam], responses: { 200: { description: "{ documents: [{ id, source, name, chunks, hash, format, sizeBytes, ingestedAt }] }" }, 404: error } },
+            post: {
+                summary: "upload documents (multipart field `files`, several files)",
+                parameters: [kbParam],
+                requestBody: { content: { "multipart/form-data": { schema: { type: "object", properties: { files: { type: "array", items: { type: "string", format: "binary" } } } } } } },
+                responses: { 200: { description: "{ files: [{ name, status: ingested|unchanged|failed, chunks, documentId?, reason? }] }" }, 400: error, 404: error, 413: error, 415: error },
+            },
+        },
+        "/kbs/{kb}/documents/{id}": {
+            delete: { summary: "delete a document", parameters: [kbParam, { name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 204: { description: "deleted" }, 404: error } },
+        },
+        "/v1/models": { get: { summary: "OpenAI-compatible: the knowledge bases, as models", responses: { 200: { description: "{ object: list, data: [{ id, object: model }] }" } } } },
+        "/v1/chat/completions": {
+            post: {
+                summary: "OpenAI-compatible chat: `model` names the knowledge base, the last user message is the question, earlier messages are history",
+                description: "The response (or the last stream chunk) carries the extra fields `sources` and `refused`.",
+                requestBody: json({ type: "object", required: ["model", "messages"], properties: { model: { type: "string" }, messages: { type: "array" }, stream: { type: "boolean" } } }),
+                responses: { 200: { description: "a chat.completion, or a stream of chat.completion.chunk" }, 400: error, 404: error },
+            },
+        },
+    },
+} as const;

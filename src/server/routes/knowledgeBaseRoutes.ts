@@ -1,0 +1,64 @@
+import path from "node:path";
+import { Router } from "express";
+import multer from "multer";
+import { z } from "zod";
+import { loaderFor, supportedExtensions } from "../../../ingest/loaders/index.js";
+import { HttpError } from "../httpErrors.js";
+import type { KnowledgeBaseService, UploadedFile } from "../knowledgeBaseService.js";
+import { parseBody } from "../parseBody.js";
+import { safeFileName } from "../safeFileName.js";
+
+const MAX_FILES_PER_UPLOAD = 100;
+
+export interface KnowledgeBaseRoutesOptions {
+    maxUploadBytes: number;
+}
+
+/** Knowledge bases and their documents: list, create, delete, upload. */
+export function knowledgeBaseRoutes(service: KnowledgeBaseService, options: KnowledgeBaseRoutesOptions): Router {
+    const router = Router();
+    // Uploads stay in memory: bytes are parsed from there and never written under a client's name.
+    const upload = multer({
+        storage: multer.memoryStorage(),
+        limits: { fileSize: options.maxUploadBytes, files: MAX_FILES_PER_UPLOAD, fields: 10 },
+        defParamCharset: "utf8",
+    });
+
+    router.get("/kbs", async (_req, res) => {
+        const kbs = await service.list();
+        res.json({ kbs: kbs.map(({ name, documents, chunks, createdAt, problem }) => ({ name, documents, chunks, createdAt, ...(problem != null ? { problem } : {}) })) });
+    });
+
+    router.post("/kbs", async (req, res) => {
+        const { name } = parseBody(z.object({ name: z.string().min(1) }), req.body);
+        await service.create(name);
+        res.status(201).json({ name });
+    });
+
+    router.delete("/kbs/:kb", async (req, res) => {
+        await service.remove(req.params.kb);
+        res.status(204).end();
+    });
+
+    router.get("/kbs/:kb/documents", async (req, res) => {
+        res.json({ documents: await service.documents(req.params.kb) });
+    });
+
+    router.post("/kbs/:kb/documents", upload.array("files", MAX_FILES_PER_UPLOAD), async (req, res) => {
+        const received = (req.files ?? []) as Express.Multer.File[];
+        if (received.length === 0) throw new HttpError(400, "no_files", "Send the documents as multipart/form-data in the field \"files\".");
+        const files: UploadedFile[] = received.map((file) => ({ name: safeFileName(file.originalname), bytes: file.buffer }));
+        const unsupported = files.find((file) => loaderFor(file.name) == null);
+        if (unsupported != null) {
+            throw new HttpError(415, "unsupported_file_type",
+                `"${unsupported.name}" is not a supported type (${path.extname(unsupported.name) || "no extension"}). Supported: ${supportedExtensions.join(" ")}`);
+        }
+        res.json({ files: await service.upload(String(req.params.kb), files) });
+    });
+
+    router.delete("/kbs/:kb/documents/:id", async (req, res) => {
+        await service.deleteDocument(req.params.kb, req.params.id);
+        res.status(204).end();
+    });
+    return router;
+}

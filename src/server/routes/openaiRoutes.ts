@@ -1,0 +1,93 @@
+import { randomUUID } from "node:crypto";
+import { Router } from "express";
+import { z } from "zod";
+import type { ChatTurn } from "../../models/chatModel.js";
+import { abortOnDisconnect, openEventStream } from "../eventStream.js";
+import { describeError, HttpError } from "../httpErrors.js";
+import type { KnowledgeBaseService } from "../knowledgeBaseService.js";
+import { parseBody } from "../parseBody.js";
+import { withNames } from "./askRoutes.js";
+
+const messageSchema = z.object({
+    role: z.enum(["system", "developer", "user", "assistant"]),
+    content: z.union([z.string(), z.array(z.object({ type: z.string(), text: z.string().optional() }))]).nullable(),
+});
+
+// Sampling fields of OpenAI's API are accepted and ignored: Yizhi's own settings decide.
+const completionSchema = z.object({
+    model: z.string().min(1),
+    messages: z.array(messageSchema).min(1),
+    stream: z.boolean().optional(),
+}).passthrough();
+
+type Message = z.infer<typeof messageSchema>;
+
+function textOf(message: Message): string {
+    if (typeof message.content === "string") return message.content;
+    return (message.content ?? []).map((part) => part.text ?? "").join("");
+}
+
+/** The question is the last user message; the user and assistant messages before it are the history. */
+function questionAndHistory(messages: readonly Message[]): { question: string; history: ChatTurn[] } {
+    const lastUser = messages.findLastIndex((message) => message.role === "user");
+    if (lastUser < 0) throw new HttpError(400, "invalid_request", "messages: there is no message with role \"user\" to answer.");
+    const history = messages.slice(0, lastUser)
+        .filter((message) => message.role === "user" || message.role === "assistant")
+        .map((message): ChatTurn => ({ role: message.role === "user" ? "user" : "assistant", content: textOf(message) }));
+    return { question: textOf(messages[lastUser]!), history };
+}
+
+/** OpenAI-compatible `GET /v1/models` and `POST /v1/chat/completions`: a model is a knowledge base. */
+export function openaiRoutes(service: KnowledgeBaseService): Router {
+    const router = Router();
+
+    router.get("/v1/models", async (_req, res) => {
+        const kbs = await service.list();
+        res.json({
+            object: "list",
+            data: kbs.map((kb) => ({ id: kb.name, object: "model", created: Math.floor(Date.parse(kb.createdAt) / 1000), owned_by: "yizhi" })),
+        });
+    });
+
+    router.post("/v1/chat/completions", async (req, res) => {
+        const body = parseBody(completionSchema, req.body);
+        const { question, history } = questionAndHistory(body.messages);
+        await service.assertExists(body.model);
+        const id = `chatcmpl-${randomUUID()}`;
+        const created = Math.floor(Date.now() / 1000);
+        const signal = abortOnDisconnect(res);
+
+        if (body.stream !== true) {
+            const result = await service.ask(body.model, { question, history, signal });
+            res.json({
+                id, object: "chat.completion", created, model: body.model,
+                choices: [{ index: 0, message: { role: "assistant", content: result.answer }, finish_reason: "stop" }],
+                sources: withNames(result.sources),
+                refused: result.refused,
+            });
+            return;
+        }
+
+        const events = openEventStream(res);
+        const chunk = (delta: object, extra: object = {}, finishReason: string | null = null) =>
+            events.sendData(JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [{ index: 0, delta, finish_reason: finishReason }], ...extra }));
+        try {
+            let sources: ReturnType<typeof withNames> = [];
+            chunk({ role: "assistant", content: "" });
+            const result = await service.ask(body.model, {
+                question,
+                history,
+                signal,
+                onSources: (found) => (sources = withNames(found)),
+                onTextChunk: (text) => chunk({ content: text }),
+            });
+            chunk({}, { sources, refused: result.refused }, "stop");
+        } catch (error) {
+            const { code, message } = describeError(error);
+            events.sendData(JSON.stringify({ error: { code, message } }));
+        }
+        events.sendData("[DONE]");
+        events.end();
+    });
+    return router;
+}

@@ -1,0 +1,68 @@
+import type { AddressInfo } from "node:net";
+import type { Config } from "../config/schema.js";
+import { Yizhi } from "../yizhi.js";
+import { createApp, type Readiness } from "./createApp.js";
+import { KnowledgeBaseService } from "./knowledgeBaseService.js";
+
+export interface StartServerOptions {
+    config: Config;
+    /** Defaults to `config.host`. */
+    host?: string;
+    /** Defaults to `config.port`; 0 picks a free port. */
+    port?: number;
+    /** Defaults to `config.apiKey`. */
+    apiKey?: string;
+    log?: (error: unknown) => void;
+}
+
+export interface RunningServer {
+    url: string;
+    yizhi: Yizhi;
+    /** Resolves once both models are loaded (rejects if one cannot be). */
+    ready: Promise<void>;
+    close(): Promise<void>;
+}
+
+/** Starts `yizhi serve`: listens at once (`/healthz`), loads the models in the background (`/readyz`). */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+    const { config } = options;
+    const log = options.log ?? ((error: unknown) => console.error(error));
+    const yizhi = new Yizhi(config);
+    const readiness: Readiness = { ready: false };
+    const apiKey = options.apiKey ?? config.apiKey;
+    const app = createApp({
+        service: new KnowledgeBaseService(yizhi),
+        readiness,
+        maxUploadBytes: config.maxUploadBytes,
+        log,
+        ...(apiKey != null ? { apiKey } : {}),
+    });
+
+    const server = app.listen(options.port ?? config.port, options.host ?? config.host);
+    await new Promise<void>((resolve, reject) => {
+        server.once("listening", resolve);
+        server.once("error", reject);
+    });
+    const address = server.address() as AddressInfo;
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+
+    const ready = Promise.all([yizhi.runtime.embeddings.embedQuery("ready"), yizhi.runtime.getChatModel()]).then(() => {
+        readiness.ready = true;
+    }, (error: unknown) => {
+        readiness.failure = `The models could not be loaded: ${(error as Error).message}`;
+        throw error;
+    });
+    ready.catch(log);
+
+    return {
+        url: `http://${host}:${address.port}`,
+        yizhi,
+        ready,
+        async close() {
+            server.closeAllConnections();
+            await new Promise<void>((resolve) => server.close(() => resolve()));
+            await ready.catch(() => undefined);
+            await yizhi.dispose();
+        },
+    };
+}
