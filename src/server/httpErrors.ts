@@ -34,6 +34,8 @@ export function describeError(error: unknown): { status: number; code: string; m
         if (error.code === "LIMIT_FILE_SIZE") return { status: 413, code: "file_too_large", message: "A file is larger than the upload limit." };
         return { status: 400, code: "invalid_upload", message: `The upload is malformed: ${error.message}.` };
     }
+    // multer passes on busboy's parse errors (e.g. a NUL byte in a part header) with this property.
+    if (error instanceof Error && "storageErrors" in error) return { status: 400, code: "invalid_upload", message: `The multipart upload is malformed: ${error.message}.` };
     const bodyError = error as { type?: string; status?: number };
     if (bodyError.type === "entity.parse.failed") return { status: 400, code: "malformed_json", message: "The request body is not valid JSON." };
     if (bodyError.type === "entity.too.large") return { status: 413, code: "body_too_large", message: "The request body is too large." };

@@ -1,0 +1,283 @@
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import OpenAI from "openai";
+import { safeFileName } from "../src/server/safeFileName.js";
+import { startServer, type RunningServer } from "../src/server/startServer.js";
+import { fixture, makeTempDir } from "./helpers.js";
+import { testConfig } from "./testConfig.js";
+
+interface ServerEvent {
+    event: string;
+    data: unknown;
+}
+
+/** Reads a Server-Sent Events body to its end (or until `stopAfter` says so), as a browser would. */
+async function readEvents(response: Response, stopAfter?: (event: ServerEvent) => boolean): Promise<ServerEvent[]> {
+    const events: ServerEvent[] = [];
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for await (const bytes of response.body!) {
+        buffer += decoder.decode(bytes, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const event = /^event: (.*)$/m.exec(block)?.[1] ?? "message";
+            const data = /^data: (.*)$/m.exec(block)?.[1] ?? "";
+            events.push({ event, data: data === "[DONE]" ? data : JSON.parse(data) });
+            if (stopAfter?.(events[events.length - 1]!) === true) return events;
+        }
+    }
+    return events;
+}
+
+function upload(url: string, files: { name: string; content: string | Uint8Array }[], headers: Record<string, string> = {}): Promise<Response> {
+    const form = new FormData();
+    for (const file of files) form.append("files", new Blob([file.content]), file.name);
+    return fetch(url, { method: "POST", body: form, headers });
+}
+
+const postJson = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+
+async function errorOf(response: Response): Promise<{ status: number; code: string; message: string }> {
+    const body = await response.json() as { error: { code: string; message: string } };
+    return { status: response.status, ...body.error };
+}
+
+describe("the HTTP API", () => {
+    let temp: Awaited<ReturnType<typeof makeTempDir>>;
+    let server: RunningServer;
+    let url: string;
+    const kbUrl = () => `${url}/kbs/${encodeURIComponent("团队文档")}`;
+
+    before(async () => {
+        temp = await makeTempDir();
+        // A 2048-token context holds two 100-character Chinese chunks: the test model spends ~3 tokens a character.
+        const config = testConfig(path.join(temp.dir, "storage"), {
+            maxUploadBytes: 64 * 1024, contextSize: 2048, chunkSize: 100, chunkOverlap: 10, parallelAnswers: 1, maxQueuedQuestions: 0,
+        });
+        server = await startServer({ config, port: 0, log: () => undefined });
+        url = server.url;
+        await server.ready;
+    });
+    after(async () => {
+        await server.close();
+        await temp.cleanup();
+    });
+
+    it("answers /healthz, /readyz and /openapi.json", async () => {
+        assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { status: "ok" });
+        assert.deepEqual(await (await fetch(`${url}/readyz`)).json(), { status: "ready" });
+        const openapi = await (await fetch(`${url}/openapi.json`)).json() as { paths: Record<string, unknown> };
+        for (const route of ["/ask", "/kbs", "/kbs/{kb}", "/kbs/{kb}/documents", "/kbs/{kb}/documents/{id}", "/v1/chat/completions", "/v1/models"])
+            assert.ok(route in openapi.paths, route);
+    });
+
+    it("creates, lists and refuses duplicate or invalid knowledge bases", async () => {
+        const created = await postJson(`${url}/kbs`, { name: "团队文档" });
+        assert.equal(created.status, 201);
+        assert.deepEqual(await errorOf(await postJson(`${url}/kbs`, { name: "团队文档" })), { status: 409, code: "kb_exists", message: "Knowledge base \"团队文档\" already exists." });
+        const invalid = await errorOf(await postJson(`${url}/kbs`, { name: "../escape" }));
+        assert.equal(invalid.status, 400);
+        assert.match(invalid.message, /not a valid knowledge-base name/);
+        const missing = await errorOf(await postJson(`${url}/kbs`, {}));
+        assert.equal(missing.status, 400);
+        assert.match(missing.message, /^name: /);
+        const { kbs } = await (await fetch(`${url}/kbs`)).json() as { kbs: { name: string; documents: number }[] };
+        assert.deepEqual(kbs.map((kb) => [kb.name, kb.documents]), [["团队文档", 0]]);
+        assert.ok(!(await fs.readdir(temp.dir)).includes("escape"));
+    });
+
+    it("ingests several uploaded files and reports each", async () => {
+        const markdown = await fs.readFile(fixture("zh/md/zh_llm_inference_optimization.md"));
+        const big5 = await fs.readFile(fixture("zh/txt/zh_big5_encoded_sample.txt"));
+        const response = await upload(`${kbUrl()}/documents`, [
+            { name: "优化.md", content: markdown },
+            { name: "big5.txt", content: big5 },
+            { name: "empty.txt", content: "" },
+        ]);
+        assert.equal(response.status, 200);
+        const { files } = await response.json() as { files: { name: string; status: string; chunks: number; reason?: string }[] };
+        assert.deepEqual(files.map((file) => [file.name, file.status]), [["优化.md", "ingested"], ["big5.txt", "ingested"], ["empty.txt", "failed"]]);
+        assert.ok(files[0]!.chunks > 1);
+        assert.equal(files[2]!.reason, "The file is empty.");
+
+        const again = await (await upload(`${kbUrl()}/documents`, [{ name: "优化.md", content: markdown }])).json() as { files: { status: string }[] };
+        assert.equal(again.files[0]?.status, "unchanged");
+        const { documents } = await (await fetch(`${kbUrl()}/documents`)).json() as { documents: { name: string; chunks: number }[] };
+        assert.deepEqual(documents.map((document) => document.name).sort(), ["big5.txt", "优化.md"]);
+    });
+
+    it("never lets an uploaded file's name decide where anything lands", async () => {
+        const long = `${"长".repeat(300)}.txt`;
+        const names = ["../../escape.txt", "/etc/passwd.txt", "..\\..\\windows.txt", "a<b>c:d*e?.txt", long];
+        const response = await upload(`${kbUrl()}/documents`, names.map((name, i) => ({ name, content: `第${i}个文件的内容。` })));
+        assert.equal(response.status, 200);
+        const { files } = await response.json() as { files: { name: string; status: string }[] };
+        assert.deepEqual(files.map((file) => file.status), names.map(() => "ingested"));
+        const stored = files.map((file) => file.name);
+        assert.deepEqual(stored.slice(0, 4), ["escape.txt", "passwd.txt", "windows.txt", "a<b>c:d*e?.txt"]);
+        assert.equal([...stored[4]!].length, 200);
+        assert.ok(stored[4]!.endsWith(".txt"));
+        for (const name of stored) assert.ok(!/[/\\\u0000]/.test(name));
+        await fs.access(path.join(temp.dir, "escape.txt")).then(() => assert.fail("a file was written outside"), () => undefined);
+        const storageEntries = await fs.readdir(path.join(temp.dir, "storage"));
+        assert.deepEqual(storageEntries, ["团队文档"]);
+
+        // Control characters cannot be carried in a multipart header; the name sanitiser drops them all the same.
+        assert.equal(safeFileName("tab\tand\u0007bell\u0000.txt"), "tabandbell.txt");
+        assert.throws(() => safeFileName("../.."), /names no file/);
+        // A NUL byte cannot even be carried in a multipart header: the upload is malformed, a 400.
+        const nul = await errorOf(await upload(`${kbUrl()}/documents`, [{ name: "nul\u0000byte.txt", content: "内容" }]));
+        assert.deepEqual([nul.status, nul.code], [400, "invalid_upload"]);
+    });
+
+    it("refuses unsupported types (415) and oversize files (413), storing nothing", async () => {
+        const before = await (await fetch(`${kbUrl()}/documents`)).json();
+        const unsupported = await errorOf(await upload(`${kbUrl()}/documents`, [{ name: "ok.txt", content: "好的。" }, { name: "tool.exe", content: "MZ" }]));
+        assert.equal(unsupported.status, 415);
+        assert.match(unsupported.message, /"tool\.exe" is not a supported type/);
+        const oversize = await errorOf(await upload(`${kbUrl()}/documents`, [{ name: "big.txt", content: "大".repeat(40_000) }]));
+        assert.equal(oversize.status, 413);
+        assert.equal(oversize.code, "file_too_large");
+        const noFiles = await errorOf(await fetch(`${kbUrl()}/documents`, { method: "POST", body: new FormData() }));
+        assert.equal(noFiles.status, 400);
+        assert.deepEqual(await (await fetch(`${kbUrl()}/documents`)).json(), before);
+    });
+
+    it("rejects malformed JSON, missing or invalid fields, and unknown knowledge bases", async () => {
+        const malformed = await fetch(`${url}/ask`, { method: "POST", headers: { "content-type": "application/json" }, body: "{\"question\": " });
+        assert.deepEqual(await errorOf(malformed), { status: 400, code: "malformed_json", message: "The request body is not valid JSON." });
+        const missing = await errorOf(await postJson(`${url}/ask`, { kb: "团队文档" }));
+        assert.equal(missing.status, 400);
+        assert.match(missing.message, /^question: /);
+        const invalid = await errorOf(await postJson(`${url}/ask`, { question: "问题", kb: "团队文档", topK: 0, scoreThreshold: 5 }));
+        assert.match(invalid.message, /topK: .*; scoreThreshold: /);
+        const unknown = await errorOf(await postJson(`${url}/ask`, { question: "问题", kb: "不存在" }));
+        assert.deepEqual([unknown.status, unknown.code], [404, "kb_not_found"]);
+        const route = await errorOf(await fetch(`${url}/no/such/route`));
+        assert.deepEqual([route.status, route.code], [404, "not_found"]);
+        const tooLarge = await errorOf(await postJson(`${url}/ask`, { question: "问".repeat(600_000), kb: "团队文档" }));
+        assert.equal(tooLarge.status, 413);
+    });
+
+    it("answers /ask as JSON, and refuses when nothing passes the threshold", async () => {
+        const answered = await (await postJson(`${url}/ask`, { question: "大模型推理怎么优化？", kb: "团队文档", scoreThreshold: -1, topK: 2 })).json() as { refused: boolean; answer: string; sources: { n: number; name: string; score: number }[] };
+        assert.equal(answered.refused, false);
+        assert.ok(answered.answer.length > 0);
+        assert.deepEqual(answered.sources.map((source) => source.n), [1, 2]);
+        assert.ok(answered.sources.every((source) => typeof source.name === "string" && typeof source.score === "number"));
+        const refused = await (await postJson(`${url}/ask`, { question: "大模型推理怎么优化？", kb: "团队文档", scoreThreshold: 1 })).json() as { refused: boolean; answer: string };
+        assert.deepEqual([refused.refused, refused.answer], [true, "根据已知信息无法回答该问题"]);
+    });
+
+    it("streams /ask as Server-Sent Events: sources, then tokens, then done", async () => {
+        const response = await postJson(`${url}/ask`, { question: "大模型推理怎么优化？", kb: "团队文档", scoreThreshold: -1, topK: 2, stream: true });
+        assert.match(response.headers.get("content-type") ?? "", /^text\/event-stream/);
+        const events = await readEvents(response);
+        assert.equal(events[0]?.event, "sources");
+        assert.equal((events[0]?.data as { sources: unknown[] }).sources.length, 2);
+        const tokens = events.filter((event) => event.event === "token").map((event) => (event.data as { text: string }).text);
+        assert.ok(tokens.length > 1);
+        const done = events[events.length - 1]!;
+        assert.equal(done.event, "done");
+        assert.equal((done.data as { answer: string }).answer, tokens.join(""));
+        assert.deepEqual(events.slice(1, -1).map((event) => event.event), tokens.map(() => "token"));
+    });
+
+    it("frees the answer slot of a client that disconnects mid-answer", async () => {
+        const first = await postJson(`${url}/ask`, { question: "讲一个故事", kb: "团队文档", scoreThreshold: -1, stream: true });
+        await readEvents(first, (event) => event.event === "token");
+        await first.body?.cancel();
+        // One slot, no queue: the next question is answered only once the slot is free again.
+        let status = 0;
+        for (let attempt = 0; attempt < 50 && status !== 200; attempt++) {
+            const next = await postJson(`${url}/ask`, { question: "另一个问题", kb: "团队文档", scoreThreshold: -1 });
+            status = next.status;
+            await next.body?.cancel();
+            if (status === 503) await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        assert.equal(status, 200);
+    });
+
+    it("answers questions beyond the free slots and the queue with 503 queue_full and Retry-After", async () => {
+        const responses = await Promise.all(Array.from({ length: 4 }, () => postJson(`${url}/ask`, { question: "大模型推理怎么优化？", kb: "团队文档", scoreThreshold: -1 })));
+        assert.ok(responses.some((response) => response.status === 200));
+        for (const response of responses.filter((item) => item.status !== 200)) {
+            assert.equal(response.status, 503);
+            assert.equal(response.headers.get("retry-after"), "5");
+            assert.equal((await errorOf(response)).code, "queue_full");
+        }
+    });
+
+    it("serves the OpenAI-compatible API to the official openai client, streaming and not", async () => {
+        const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "not-needed" });
+        const models = await client.models.list();
+        assert.ok(models.data.some((model) => model.id === "团队文档"));
+
+        const completion = await client.chat.completions.create({
+            model: "团队文档",
+            messages: [{ role: "user", content: "什么是批处理？" }, { role: "assistant", content: "批处理是……" }, { role: "user", content: "大模型推理怎么优化？" }],
+        });
+        const content = completion.choices[0]?.message.content ?? "";
+        const extra = completion as unknown as { sources: { n: number }[]; refused: boolean };
+        assert.equal(typeof content, "string");
+        assert.equal(typeof extra.refused, "boolean");
+        assert.ok(Array.isArray(extra.sources));
+        assert.ok(extra.refused || content.length > 0);
+
+        const stream = await client.chat.completions.create({ model: "团队文档", messages: [{ role: "user", content: "大模型推理怎么优化？" }], stream: true });
+        let streamed = "";
+        let last: unknown;
+        for await (const chunk of stream) {
+            streamed += chunk.choices[0]?.delta.content ?? "";
+            last = chunk;
+        }
+        const final = last as { choices: { finish_reason: string | null }[]; sources?: unknown[] };
+        assert.equal(final.choices[0]?.finish_reason, "stop");
+        assert.ok(Array.isArray(final.sources));
+        assert.equal(typeof streamed, "string");
+
+        await assert.rejects(client.chat.completions.create({ model: "不存在", messages: [{ role: "user", content: "问题" }] }), (error: unknown) => error instanceof OpenAI.APIError && error.status === 404);
+    });
+
+    it("deletes documents and knowledge bases", async () => {
+        const { documents } = await (await fetch(`${kbUrl()}/documents`)).json() as { documents: { id: string; name: string }[] };
+        const victim = documents.find((document) => document.name === "big5.txt")!;
+        assert.equal((await fetch(`${kbUrl()}/documents/${victim.id}`, { method: "DELETE" })).status, 204);
+        assert.equal((await errorOf(await fetch(`${kbUrl()}/documents/${victim.id}`, { method: "DELETE" }))).status, 404);
+        const remaining = await (await fetch(`${kbUrl()}/documents`)).json() as { documents: { id: string }[] };
+        assert.ok(!remaining.documents.some((document) => document.id === victim.id));
+        assert.equal((await fetch(kbUrl(), { method: "DELETE" })).status, 204);
+        assert.equal((await errorOf(await fetch(kbUrl(), { method: "DELETE" }))).status, 404);
+    });
+});
+
+describe("the HTTP API with an API key", () => {
+    let temp: Awaited<ReturnType<typeof makeTempDir>>;
+    let server: RunningServer;
+
+    before(async () => {
+        temp = await makeTempDir();
+        server = await startServer({ config: testConfig(temp.dir), port: 0, apiKey: "s3cret", log: () => undefined });
+    });
+    after(async () => {
+        await server.close();
+        await temp.cleanup();
+    });
+
+    it("requires Authorization: Bearer <key> on every API route, but not on health probes", async () => {
+        for (const [method, route] of [["GET", "/kbs"], ["POST", "/ask"], ["GET", "/v1/models"], ["POST", "/v1/chat/completions"], ["DELETE", "/kbs/x"]] as const) {
+            const none = await fetch(`${server.url}${route}`, { method });
+            assert.deepEqual([route, none.status, (await errorOf(none)).code], [route, 401, "unauthorized"]);
+            const wrong = await fetch(`${server.url}${route}`, { method, headers: { authorization: "Bearer wrong" } });
+            assert.equal(wrong.status, 401);
+        }
+        const right = await fetch(`${server.url}/kbs`, { headers: { authorization: "Bearer s3cret" } });
+        assert.equal(right.status, 200);
+        assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    });
+});
