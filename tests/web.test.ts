@@ -1,0 +1,332 @@
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { chromium, type Browser, type Locator, type Page } from "playwright-core";
+import { startServer, type RunningServer } from "../src/server/startServer.js";
+import { fixture, makeTempDir, repoRoot } from "./helpers.js";
+import { testConfig } from "./testConfig.js";
+
+const chromiumPath = "/usr/bin/chromium";
+const artifactsDir = path.join(repoRoot, "tests", "artifacts");
+const evilName = "<img src=x onerror=alert(1)>.txt";
+const htmlChunk = "<b>粗体</b><script>window.__pwned=1</script>";
+
+interface AskBody {
+    question: string;
+    kb: string;
+    stream?: boolean;
+    topK?: number;
+    scoreThreshold?: number;
+    history?: { role: string; content: string }[];
+}
+
+/** A page in a fresh browser context, recording anything that must not happen on it. */
+interface OpenedPage {
+    page: Page;
+    /** Messages of alert/confirm/prompt dialogs and uncaught page errors. */
+    problems: string[];
+}
+
+async function openPage(browser: Browser, url: string): Promise<OpenedPage> {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "zh-CN" });
+    const page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    const problems: string[] = [];
+    page.on("dialog", (dialog) => {
+        problems.push(`dialog: ${dialog.message()}`);
+        void dialog.dismiss();
+    });
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    await page.goto(url);
+    return { page, problems };
+}
+
+async function closePage({ page, problems }: OpenedPage): Promise<void> {
+    await page.context().close();
+    assert.deepEqual(problems, []);
+}
+
+async function createKb(page: Page, name: string): Promise<void> {
+    await page.getByTestId("kb-name-input").fill(name);
+    await page.getByTestId("kb-create-button").click();
+    await page.getByTestId("current-kb").filter({ hasText: name }).waitFor();
+}
+
+async function selectKb(page: Page, name: string): Promise<void> {
+    await page.getByTestId("kb-item").filter({ hasText: name }).click();
+    await page.getByTestId("current-kb").filter({ hasText: name }).waitFor();
+}
+
+/** Waits until every upload row has a result, and returns the rows' statuses by file name. */
+async function uploadResults(page: Page, count: number): Promise<Map<string, { status: string; result: string }>> {
+    const finished = page.locator("[data-testid=upload-item]:is([data-status=ingested], [data-status=unchanged], [data-status=failed])");
+    await waitForCount(finished, count);
+    const results = new Map<string, { status: string; result: string }>();
+    for (const row of await page.getByTestId("upload-item").all()) {
+        results.set(await row.getByTestId("upload-name").innerText(), {
+            status: (await row.getAttribute("data-status")) ?? "",
+            result: await row.getByTestId("upload-result").innerText(),
+        });
+    }
+    return results;
+}
+
+async function waitForCount(locator: Locator, count: number): Promise<void> {
+    await locator.nth(count - 1).waitFor();
+    assert.equal(await locator.count(), count);
+}
+
+async function setAdvanced(page: Page, settings: { topK: string; scoreThreshold: string }): Promise<void> {
+    const advanced = page.getByTestId("advanced");
+    if ((await advanced.getAttribute("open")) == null) await advanced.locator("summary").click();
+    await page.getByTestId("topk-input").fill(settings.topK);
+    await page.getByTestId("threshold-input").fill(settings.scoreThreshold);
+}
+
+/** Asks through the page; resolves with the request body once the answer block has finished. */
+async function ask(page: Page, question: string): Promise<{ body: AskBody; contentType: string; answer: Locator }> {
+    const turns = page.getByTestId("answer-block");
+    const before = await turns.count();
+    const requested = page.waitForRequest((request) => request.url().endsWith("/ask"));
+    await page.getByTestId("question-input").fill(question);
+    await page.getByTestId("question-input").press("Enter");
+    const request = await requested;
+    const response = await request.response();
+    const answer = turns.nth(before);
+    await answer.and(page.locator(":not([data-state=streaming])")).waitFor();
+    return {
+        body: request.postDataJSON() as AskBody,
+        contentType: (await response?.headerValue("content-type")) ?? "",
+        answer,
+    };
+}
+
+function sseBody(events: [string, unknown][]): string {
+    return events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join("");
+}
+
+function scriptedSource(n: number, text: string): Record<string, unknown> {
+    return { n, documentId: `doc-${n}`, source: `/docs/文件${n}.md`, name: `文件${n}.md`, score: 0.5 + n / 10, text };
+}
+
+/** Runs in the browser, which has it; this test program is compiled without the DOM library. */
+declare function getComputedStyle(element: unknown): { backgroundColor: string };
+
+function backgroundOf(locator: Locator): Promise<string> {
+    return locator.evaluate((element) => getComputedStyle(element).backgroundColor);
+}
+
+describe("the web page", () => {
+    let temp: Awaited<ReturnType<typeof makeTempDir>>;
+    let server: RunningServer;
+    let browser: Browser;
+
+    before(async () => {
+        temp = await makeTempDir();
+        await fs.mkdir(artifactsDir, { recursive: true });
+        server = await startServer({ config: testConfig(path.join(temp.dir, "storage")), port: 0, log: () => undefined });
+        browser = await chromium.launch({
+            executablePath: chromiumPath,
+            args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        });
+        await server.ready;
+    });
+    after(async () => {
+        await browser?.close();
+        await server?.close();
+        await temp?.cleanup();
+    });
+
+    it("creates a knowledge base and uploads files, showing each one's result and chunk count", async () => {
+        const opened = await openPage(browser, server.url);
+        const { page } = opened;
+        await page.getByTestId("ready-status").and(page.locator("[data-state=ready]")).waitFor();
+        await createKb(page, "测试库");
+        const evilFile = path.join(temp.dir, evilName);
+        await fs.writeFile(evilFile, "这是一个名字很危险的文件。它的内容是普通的中文文本，讲的是知识库问答。");
+        await page.getByTestId("file-input").setInputFiles([
+            fixture("zh/md/zh_llm_inference_optimization.md"),
+            fixture("zh/txt/zh_big5_encoded_sample.txt"),
+            evilFile,
+        ]);
+
+        const results = await uploadResults(page, 3);
+        for (const name of ["zh_llm_inference_optimization.md", "zh_big5_encoded_sample.txt", evilName]) {
+            assert.equal(results.get(name)?.status, "ingested", name);
+            assert.match(results.get(name)?.result ?? "", /^已导入，[1-9]\d* 个片段$/, name);
+        }
+        await waitForCount(page.getByTestId("doc-item"), 3);
+        const names = await page.getByTestId("doc-name").allInnerTexts();
+        assert.deepEqual([...names].sort(), [evilName, "zh_big5_encoded_sample.txt", "zh_llm_inference_optimization.md"].sort());
+        for (const chunks of await page.getByTestId("doc-chunks").allInnerTexts()) assert.match(chunks, /^[1-9]\d* 个片段$/);
+        assert.equal(await page.locator("img[src=x]").count(), 0);
+        await page.getByTestId("kb-item").filter({ hasText: "测试库" }).filter({ hasText: "3 篇文档" }).waitFor();
+
+        await page.getByTestId("file-input").setInputFiles([fixture("zh/txt/zh_big5_encoded_sample.txt")]);
+        assert.equal((await uploadResults(page, 4)).get("zh_big5_encoded_sample.txt")?.status, "unchanged");
+        await closePage(opened);
+    });
+
+    it("streams an answer with its source cards, then shows a refusal differently, sending earlier turns as history", async () => {
+        const opened = await openPage(browser, server.url);
+        const { page } = opened;
+        await selectKb(page, "测试库");
+        await setAdvanced(page, { topK: "3", scoreThreshold: "-1" });
+
+        const first = await ask(page, "大模型推理有哪些优化方法？");
+        assert.equal(await first.answer.getAttribute("data-state"), "done");
+        assert.deepEqual(first.body, { question: "大模型推理有哪些优化方法？", kb: "测试库", history: [], topK: 3, scoreThreshold: -1, stream: true });
+        assert.match(first.contentType, /^text\/event-stream/);
+        const answerText = await first.answer.getByTestId("answer").innerText();
+        assert.notEqual(answerText.trim(), "");
+        const cards = first.answer.getByTestId("source-card");
+        assert.ok((await cards.count()) >= 1);
+        for (const score of await cards.getByTestId("source-score").allInnerTexts()) assert.match(score, /^相似度 -?\d\.\d{3}$/);
+        assert.notEqual((await cards.first().getByTestId("source-text").innerText()).trim(), "");
+        await page.screenshot({ path: path.join(artifactsDir, "chat.png") });
+
+        await setAdvanced(page, { topK: "3", scoreThreshold: "1" });
+        const refused = await ask(page, "今天天气怎么样？");
+        assert.equal(await refused.answer.getAttribute("data-state"), "refused");
+        assert.deepEqual(refused.body.history, [
+            { role: "user", content: "大模型推理有哪些优化方法？" },
+            { role: "assistant", content: answerText },
+        ]);
+        assert.equal(await refused.answer.getByTestId("refusal-label").innerText(), "未找到相关内容");
+        assert.equal(await refused.answer.getByTestId("answer").innerText(), "根据已知信息无法回答该问题");
+        assert.equal(await refused.answer.getByTestId("source-card").count(), 0);
+        assert.notEqual(await backgroundOf(refused.answer), await backgroundOf(first.answer));
+        await page.screenshot({ path: path.join(artifactsDir, "refusal.png") });
+        await closePage(opened);
+    });
+
+    it("shows HTML in chunk text literally and never runs it", async () => {
+        const opened = await openPage(browser, server.url);
+        const { page } = opened;
+        await createKb(page, "网页注入");
+        await page.getByTestId("file-input").setInputFiles([
+            { name: "注入.txt", mimeType: "text/plain", buffer: Buffer.from(`这段文字带有标记：${htmlChunk}`) },
+        ]);
+        assert.equal((await uploadResults(page, 1)).get("注入.txt")?.status, "ingested");
+        await setAdvanced(page, { topK: "5", scoreThreshold: "-1" });
+        const { answer } = await ask(page, "这段文字里有什么？");
+
+        const sourceText = answer.getByTestId("source-text").first();
+        assert.match(await sourceText.innerText(), new RegExp(htmlChunk.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")));
+        assert.equal(await sourceText.locator("b, script").count(), 0);
+        assert.equal(await page.evaluate("typeof window.__pwned"), "undefined");
+        await closePage(opened);
+    });
+
+    it("renders HTML in an answer as text, links its citations to the source cards, and stops on request", async () => {
+        const opened = await openPage(browser, server.url);
+        const { page } = opened;
+        await selectKb(page, "测试库");
+        // The tiny test model never writes HTML or citations, so this answer is scripted.
+        const answerText = "答案<script>window.__pwned=1</script>见[2]和【1】，[7]不是出处。";
+        await page.route(`${server.url}/ask`, (route) => route.fulfill({
+            status: 200,
+            contentType: "text/event-stream",
+            body: sseBody([
+                ["sources", { sources: [scriptedSource(1, "第一段<b>正文</b>"), { ...scriptedSource(2, "第二段正文"), page: 3 }] }],
+                ["token", { text: answerText.slice(0, 12) }],
+                ["token", { text: answerText.slice(12) }],
+                ["done", { answer: answerText, refused: false, language: "zh", timings: { retrievalMs: 1, generationMs: 1, totalMs: 2 } }],
+            ]),
+        }));
+        const { answer } = await ask(page, "有 HTML 吗？");
+        assert.equal(await answer.getByTestId("answer").innerText(), answerText);
+        assert.equal(await answer.locator("script, b").count(), 0);
+        assert.equal(await page.evaluate("typeof window.__pwned"), "undefined");
+        assert.deepEqual(await answer.getByTestId("citation").allInnerTexts(), ["[2]", "【1】"]);
+        assert.deepEqual(await answer.getByTestId("source-card").nth(1).locator(".source-page").allInnerTexts(), ["第 3 页"]);
+
+        await answer.getByTestId("citation").first().click();
+        await answer.locator("[data-testid=source-card][data-source='2'].highlight").waitFor();
+
+        await page.unroute(`${server.url}/ask`);
+        await page.route(`${server.url}/ask`, () => undefined); // never answers: the stop button must end it
+        await page.getByTestId("question-input").fill("这个问题会被停止");
+        await page.getByTestId("question-input").press("Enter");
+        await page.getByTestId("stop-button").click();
+        await page.locator("[data-testid=answer-block][data-state=stopped]").waitFor();
+        assert.equal(await page.getByTestId("stop-button").isVisible(), false);
+        assert.equal(await page.getByTestId("ask-button").isEnabled(), true);
+        await closePage(opened);
+    });
+
+    it("switches to English and back, remembering the choice", async () => {
+        const opened = await openPage(browser, server.url);
+        const { page } = opened;
+        await selectKb(page, "测试库");
+        await page.getByTestId("lang-toggle").click();
+        assert.equal(await page.locator("#kb-heading").innerText(), "Knowledge bases");
+        assert.equal(await page.getByTestId("ask-button").innerText(), "Send");
+        assert.equal(await page.getAttribute("html", "lang"), "en");
+
+        await page.reload();
+        assert.equal(await page.getByTestId("ask-button").innerText(), "Send");
+        await setAdvanced(page, { topK: "3", scoreThreshold: "1" });
+        const { answer } = await ask(page, "What is the weather like?");
+        assert.equal(await answer.getByTestId("refusal-label").innerText(), "No relevant information found");
+        await page.screenshot({ path: path.join(artifactsDir, "english.png") });
+
+        await page.getByTestId("lang-toggle").click();
+        assert.equal(await page.getByTestId("ask-button").innerText(), "发送");
+        assert.equal(await answer.getByTestId("refusal-label").innerText(), "未找到相关内容");
+        assert.equal(await page.getAttribute("html", "lang"), "zh-CN");
+        await closePage(opened);
+    });
+
+    it("deletes a document and a knowledge base after confirming in the page", async () => {
+        const opened = await openPage(browser, server.url);
+        const { page } = opened;
+        await selectKb(page, "测试库");
+        const evilRow = page.getByTestId("doc-item").filter({ hasText: evilName });
+        await evilRow.getByTestId("doc-delete").click();
+        await page.getByTestId("confirm-dialog").getByText(`确定删除文档「${evilName}」吗？`, { exact: false }).waitFor();
+        await page.getByTestId("confirm-ok").click();
+        await evilRow.waitFor({ state: "detached" });
+        assert.equal(await page.getByTestId("doc-item").count(), 2);
+
+        await selectKb(page, "网页注入");
+        await page.getByTestId("kb-delete-button").click();
+        await page.getByTestId("confirm-cancel").click();
+        assert.equal(await page.getByTestId("kb-item").filter({ hasText: "网页注入" }).count(), 1);
+        await page.getByTestId("kb-delete-button").click();
+        await page.getByTestId("confirm-ok").click();
+        await page.getByTestId("kb-item").filter({ hasText: "网页注入" }).waitFor({ state: "detached" });
+        await closePage(opened);
+    });
+
+    it("asks for the API key when the server wants one, and sends it from then on", async () => {
+        const keyed = await startServer({ config: testConfig(path.join(temp.dir, "keyed")), port: 0, apiKey: "secret", log: () => undefined });
+        try {
+            const created = await fetch(`${keyed.url}/kbs`, {
+                method: "POST",
+                headers: { "Content-Type": "application/json", Authorization: "Bearer secret" },
+                body: JSON.stringify({ name: "受保护" }),
+            });
+            assert.equal(created.status, 201);
+
+            const opened = await openPage(browser, keyed.url);
+            const { page } = opened;
+            await page.getByTestId("api-key-dialog").waitFor();
+            await page.getByTestId("api-key-input").fill("wrong");
+            await page.getByTestId("api-key-submit").click();
+            await page.getByText("密钥无效，请重新输入。").waitFor();
+            await page.getByTestId("api-key-input").fill("secret");
+            await page.getByTestId("api-key-submit").click();
+            await page.getByTestId("kb-item").filter({ hasText: "受保护" }).waitFor();
+            assert.equal(await page.getByTestId("api-key-dialog").isVisible(), false);
+
+            await page.getByTestId("file-input").setInputFiles([{ name: "钥匙.txt", mimeType: "text/plain", buffer: Buffer.from("带着密钥上传的文件。") }]);
+            assert.equal((await uploadResults(page, 1)).get("钥匙.txt")?.status, "ingested");
+            assert.equal(await page.getByTestId("api-key-dialog").isVisible(), false);
+            await closePage(opened);
+        } finally {
+            await keyed.close();
+        }
+    });
+});

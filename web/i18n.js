@@ -1,0 +1,249 @@
+/**
+ * Every string the UI shows, one dictionary per language. Elements carrying `data-i18n` (text),
+ * `data-i18n-placeholder` or `data-i18n-aria-label` are translated by
+ * `applyTranslations`, so switching language re-labels the whole page, dynamic rows included.
+ */
+
+/** @typedef {"zh-CN" | "en"} Language */
+/** @typedef {Record<string, string | number>} MessageArgs */
+/** @typedef {string | ((args: MessageArgs) => string)} Message a template with {name} placeholders, or a function where English needs plurals */
+
+/**
+ * @param {string | number | undefined} count
+ * @param {string} noun
+ */
+function plural(count, noun) {
+    return `${count} ${noun}${Number(count) === 1 ? "" : "s"}`;
+}
+
+const zhCN = {
+    appTitle: "已知",
+    appSubtitle: "本地知识库问答",
+    switchLanguage: "English",
+    switchLanguageLabel: "切换到英文界面",
+    readyOk: "模型已就绪",
+    readyLoading: "模型加载中…",
+    readyDown: "服务不可用",
+    knowledgeBases: "知识库",
+    kbListLabel: "知识库列表",
+    kbEmpty: "还没有知识库，请先新建一个。",
+    kbCounts: "{documents} 篇文档 · {chunks} 个片段",
+    newKbName: "新知识库名称",
+    newKbPlaceholder: "例如：规章制度",
+    createKb: "新建",
+    createKbFailed: "新建知识库失败：{message}",
+    deleteKb: "删除知识库",
+    confirmDeleteKb: "确定删除知识库「{name}」及其全部文档吗？此操作无法撤销。",
+    deleteKbFailed: "删除知识库失败：{message}",
+    noKbSelected: "请选择或新建一个知识库。",
+    documents: "文档",
+    docEmpty: "这个知识库还没有文档。",
+    docChunks: "{chunks} 个片段",
+    deleteDoc: "删除",
+    deleteDocLabel: "删除文档 {name}",
+    confirmDeleteDoc: "确定删除文档「{name}」吗？它的所有片段都会从索引中移除。",
+    deleteDocFailed: "删除文档失败：{message}",
+    loadFailed: "加载失败：{message}",
+    upload: "上传文档",
+    dropHint: "把文件拖到这里，或",
+    chooseFiles: "选择文件",
+    supportedFormats: "支持 PDF、Word、网页、Markdown、TXT、CSV、Excel，可一次选择多个文件。",
+    uploadWaiting: "等待上传",
+    uploadProcessing: "正在解析和向量化…",
+    uploadIngested: "已导入，{chunks} 个片段",
+    uploadUnchanged: "内容未变化，已跳过",
+    uploadFailed: "失败：{reason}",
+    chat: "问答",
+    conversationLabel: "对话记录",
+    chatEmpty: "选择知识库后，在下方提问。回答只依据知识库中的内容，并标注出处。",
+    questionLabel: "问题",
+    questionPlaceholder: "输入问题，按 Enter 发送，Shift+Enter 换行",
+    ask: "发送",
+    stop: "停止",
+    advanced: "高级设置",
+    topK: "检索片段数（topK）",
+    scoreThreshold: "相似度阈值（−1 到 1）",
+    defaultValue: "默认",
+    you: "你",
+    assistant: "已知",
+    thinking: "正在检索和生成…",
+    refusedLabel: "未找到相关内容",
+    stopped: "已停止",
+    answerFailed: "回答失败：{message}",
+    sources: "出处",
+    sourcePage: "第 {page} 页",
+    sourceScore: "相似度 {score}",
+    citationLabel: "查看出处 {n}",
+    apiKeyTitle: "需要 API 密钥",
+    apiKeyHint: "这个服务需要 API 密钥。密钥只保存在本标签页中，关闭后即清除。",
+    apiKeyInvalid: "密钥无效，请重新输入。",
+    apiKeyLabel: "API 密钥",
+    apiKeyRequired: "需要 API 密钥",
+    confirmTitle: "请确认",
+    ok: "确定",
+    cancel: "取消",
+    delete: "删除",
+    networkError: "无法连接服务器",
+    invalidStream: "服务器返回的流格式不正确",
+};
+
+/** @type {Record<MessageKey, Message>} */
+const en = {
+    appTitle: "Yizhi",
+    appSubtitle: "Local knowledge-base Q&A",
+    switchLanguage: "中文",
+    switchLanguageLabel: "Switch to Chinese",
+    readyOk: "Models ready",
+    readyLoading: "Loading models…",
+    readyDown: "Service unavailable",
+    knowledgeBases: "Knowledge bases",
+    kbListLabel: "Knowledge base list",
+    kbEmpty: "No knowledge bases yet. Create one first.",
+    kbCounts: (args) => `${plural(args.documents, "document")} · ${plural(args.chunks, "chunk")}`,
+    newKbName: "New knowledge base name",
+    newKbPlaceholder: "e.g. policies",
+    createKb: "Create",
+    createKbFailed: "Could not create the knowledge base: {message}",
+    deleteKb: "Delete knowledge base",
+    confirmDeleteKb: "Delete the knowledge base “{name}” and all its documents? This cannot be undone.",
+    deleteKbFailed: "Could not delete the knowledge base: {message}",
+    noKbSelected: "Select or create a knowledge base.",
+    documents: "Documents",
+    docEmpty: "This knowledge base has no documents yet.",
+    docChunks: (args) => plural(args.chunks, "chunk"),
+    deleteDoc: "Delete",
+    deleteDocLabel: "Delete document {name}",
+    confirmDeleteDoc: "Delete the document “{name}”? All its chunks are removed from the index.",
+    deleteDocFailed: "Could not delete the document: {message}",
+    loadFailed: "Could not load: {message}",
+    upload: "Upload documents",
+    dropHint: "Drop files here, or",
+    chooseFiles: "choose files",
+    supportedFormats: "PDF, Word, web pages, Markdown, TXT, CSV and Excel; several files at once.",
+    uploadWaiting: "Waiting",
+    uploadProcessing: "Parsing and embedding…",
+    uploadIngested: (args) => `Ingested, ${plural(args.chunks, "chunk")}`,
+    uploadUnchanged: "Unchanged, skipped",
+    uploadFailed: "Failed: {reason}",
+    chat: "Ask",
+    conversationLabel: "Conversation",
+    chatEmpty: "Pick a knowledge base, then ask below. Answers come only from its documents, with sources.",
+    questionLabel: "Question",
+    questionPlaceholder: "Type a question; Enter sends, Shift+Enter adds a line",
+    ask: "Send",
+    stop: "Stop",
+    advanced: "Advanced",
+    topK: "Chunks to retrieve (topK)",
+    scoreThreshold: "Score threshold (−1 to 1)",
+    defaultValue: "default",
+    you: "You",
+    assistant: "Yizhi",
+    thinking: "Retrieving and generating…",
+    refusedLabel: "No relevant information found",
+    stopped: "Stopped",
+    answerFailed: "Could not answer: {message}",
+    sources: "Sources",
+    sourcePage: "page {page}",
+    sourceScore: "score {score}",
+    citationLabel: "Show source {n}",
+    apiKeyTitle: "API key required",
+    apiKeyHint: "This service needs an API key. It is kept in this tab only and cleared when the tab closes.",
+    apiKeyInvalid: "That key was not accepted. Try again.",
+    apiKeyLabel: "API key",
+    apiKeyRequired: "An API key is required",
+    confirmTitle: "Please confirm",
+    ok: "OK",
+    cancel: "Cancel",
+    delete: "Delete",
+    networkError: "Cannot reach the server",
+    invalidStream: "The server sent a malformed stream",
+};
+
+/** @typedef {keyof typeof zhCN} MessageKey */
+
+/** @type {Record<Language, Record<MessageKey, Message>>} */
+const dictionaries = { "zh-CN": zhCN, en };
+
+const storageKey = "yizhi.language";
+
+/** @type {Language} */
+let current = readStoredLanguage();
+
+/** @returns {Language} */
+function readStoredLanguage() {
+    return localStorage.getItem(storageKey) === "en" ? "en" : "zh-CN";
+}
+
+/** @returns {Language} */
+export function language() {
+    return current;
+}
+
+/**
+ * @param {MessageKey} key
+ * @param {MessageArgs} [args]
+ */
+export function t(key, args = {}) {
+    const message = dictionaries[current][key];
+    if (typeof message === "function") return message(args);
+    return message.replace(/\{(\w+)\}/g, (whole, name) => (Object.hasOwn(args, name) ? String(args[name]) : whole));
+}
+
+/**
+ * Sets an element's text to a message and remembers which, so a language switch re-labels it.
+ * @param {HTMLElement} element
+ * @param {MessageKey} key
+ * @param {MessageArgs} [args] shared by all of the element's messages
+ */
+export function setMessage(element, key, args) {
+    element.dataset.i18n = key;
+    storeArgs(element, args);
+    element.textContent = t(key, args);
+}
+
+/**
+ * Sets an element's accessible name to a message, re-labelled on a language switch like `setMessage`.
+ * @param {HTMLElement} element
+ * @param {MessageKey} key
+ * @param {MessageArgs} [args] shared by all of the element's messages
+ */
+export function setLabel(element, key, args) {
+    element.dataset.i18nAriaLabel = key;
+    storeArgs(element, args);
+    element.setAttribute("aria-label", t(key, args));
+}
+
+/**
+ * @param {HTMLElement} element
+ * @param {MessageArgs | undefined} args
+ */
+function storeArgs(element, args) {
+    if (args != null) element.dataset.i18nArgs = JSON.stringify(args);
+}
+
+/** @type {Array<[string, string | null]>} data-* attribute (kebab case) and the attribute it fills; null: the text */
+const bindings = [
+    ["i18n", null],
+    ["i18n-placeholder", "placeholder"],
+    ["i18n-aria-label", "aria-label"],
+];
+
+export function applyTranslations() {
+    document.documentElement.lang = current;
+    for (const [name, attribute] of bindings) {
+        for (const element of document.querySelectorAll(`[data-${name}]`)) {
+            const key = /** @type {MessageKey} */ (element.getAttribute(`data-${name}`));
+            const rawArgs = element.getAttribute("data-i18n-args");
+            const text = t(key, rawArgs == null ? undefined : JSON.parse(rawArgs));
+            if (attribute == null) element.textContent = text;
+            else element.setAttribute(attribute, text);
+        }
+    }
+}
+
+/** @param {Language} next */
+export function setLanguage(next) {
+    current = next;
+    localStorage.setItem(storageKey, next);
+    applyTranslations();
+}
