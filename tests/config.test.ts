@@ -91,7 +91,8 @@ describe("loadConfig", () => {
             YIZHI_CONTEXT_SIZE: "2048", YIZHI_EMBEDDING_CONTEXT_SIZE: "256", YIZHI_MAX_ANSWER_TOKENS: "100",
             YIZHI_TEMPERATURE: "0.7", YIZHI_PARALLEL_ANSWERS: "4", YIZHI_CHUNK_SIZE: "200", YIZHI_CHUNK_OVERLAP: "20",
             YIZHI_TOP_K: "10", YIZHI_SCORE_THRESHOLD: "-0.25", YIZHI_ANSWER_LANGUAGE: "en", YIZHI_HNSW_M: "32",
-            YIZHI_HNSW_EF_CONSTRUCTION: "100", YIZHI_HNSW_EF_SEARCH: "128",
+            YIZHI_HNSW_EF_CONSTRUCTION: "100", YIZHI_HNSW_EF_SEARCH: "128", YIZHI_MAX_QUEUED_QUESTIONS: "3",
+            YIZHI_HOST: "0.0.0.0", YIZHI_PORT: "9000", YIZHI_API_KEY: "k3y", YIZHI_MAX_UPLOAD_BYTES: "1048576",
         };
         assert.deepEqual(Object.keys(env).sort(), Object.values(envNames).sort());
         const { config, origins } = loadConfig({ env, cwd });
@@ -100,7 +101,7 @@ describe("loadConfig", () => {
             embeddingModel: "hf:someone/some-repo/embed.gguf", gpu: "vulkan", threads: 4, contextSize: 2048,
             embeddingContextSize: 256, maxAnswerTokens: 100, temperature: 0.7, parallelAnswers: 4, chunkSize: 200,
             chunkOverlap: 20, topK: 10, scoreThreshold: -0.25, answerLanguage: "en", hnswM: 32, hnswEfConstruction: 100,
-            hnswEfSearch: 128,
+            hnswEfSearch: 128, maxQueuedQuestions: 3, host: "0.0.0.0", port: 9000, apiKey: "k3y", maxUploadBytes: 1048576,
         });
         for (const key of Object.keys(envNames) as ConfigKey[]) assert.equal(origins[key], "env", key);
     });
