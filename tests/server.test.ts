@@ -213,6 +213,30 @@ describe("the HTTP API", () => {
         }
     });
 
+    it("goes on answering from the last committed state while an upload is being ingested", async () => {
+        // Several files under this server's 64 KB limit each: seconds of embedding in all.
+        const articles = (await fs.readFile(fixture("zh/crud_news_documents_dup_part_1_part_1.txt"), "utf8")).split("\n");
+        const files = Array.from({ length: 6 }, (_, i) => ({ name: i === 0 ? "新闻.txt" : `新闻${i}.txt`, content: articles.slice(i * 20, i * 20 + 20).join("\n\n").slice(0, 20_000) }));
+        const before = await (await fetch(`${kbUrl()}/documents`)).json() as { documents: { id: string }[] };
+        const finished: string[] = [];
+        const uploading = upload(`${kbUrl()}/documents`, files).then(async (response) => {
+            finished.push("upload");
+            return response;
+        });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const answer = await postJson(`${url}/ask`, { question: "新闻里说了什么？", kb: "团队文档", scoreThreshold: -1, topK: 3 });
+        finished.push("ask");
+        assert.equal(answer.status, 200);
+        const { sources } = await answer.json() as { sources: { documentId: string }[] };
+        const known = new Set(before.documents.map((document) => document.id));
+        assert.ok(sources.every((source) => known.has(source.documentId)), "answered from the documents committed before the upload");
+        assert.equal((await uploading).status, 200);
+        assert.deepEqual(finished, ["ask", "upload"], "the question did not wait for the upload");
+
+        const afterUpload = await (await postJson(`${url}/ask`, { question: "新闻里说了什么？", kb: "团队文档", scoreThreshold: -1, topK: 50 })).json() as { sources: { name: string }[] };
+        assert.ok(afterUpload.sources.some((source) => source.name === "新闻.txt"), "the next question sees the new document");
+    });
+
     it("serves the OpenAI-compatible API to the official openai client, streaming and not", async () => {
         const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "not-needed" });
         const models = await client.models.list();
@@ -253,6 +277,17 @@ describe("the HTTP API", () => {
         assert.ok(!remaining.documents.some((document) => document.id === victim.id));
         assert.equal((await fetch(kbUrl(), { method: "DELETE" })).status, 204);
         assert.equal((await errorOf(await fetch(kbUrl(), { method: "DELETE" }))).status, 404);
+    });
+
+    it("answers an unexpected failure with 500 and a message that shows no internals", async () => {
+        await postJson(`${url}/kbs`, { name: "damaged" });
+        await upload(`${url}/kbs/damaged/documents`, [{ name: "a.txt", content: "内容。" }]);
+        await fs.writeFile(path.join(temp.dir, "storage", "damaged", "CURRENT"), "999\n");
+        const response = await postJson(`${url}/ask`, { question: "问题", kb: "damaged" });
+        const body = await response.text();
+        assert.equal(response.status, 500);
+        assert.deepEqual(JSON.parse(body), { error: { code: "kb_corrupt", message: "Knowledge base \"damaged\" cannot be opened: its records records-999.json cannot be read." } });
+        assert.ok(!body.includes("    at ") && !body.includes(temp.dir), "no stack trace, no server paths");
     });
 });
 
