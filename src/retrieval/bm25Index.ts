@@ -1,0 +1,103 @@
+export interface Bm25Params {
+    /** Term-frequency saturation (default 1.2). */
+    k1: number;
+    /** Length normalisation, 0 (none) to 1 (full) (default 0.75). */
+    b: number;
+}
+
+export interface Bm25Hit {
+    label: number;
+    /** BM25 score, ≥ 0; unbounded, so only comparable within one query. */
+    score: number;
+}
+
+/** The persisted form: each chunk's term counts; the postings are rebuilt from it on load. */
+export interface Bm25Snapshot {
+    k1: number;
+    b: number;
+    chunks: [label: number, terms: [term: string, count: number][]][];
+}
+
+export const DEFAULT_BM25_PARAMS: Bm25Params = { k1: 1.2, b: 0.75 };
+
+/**
+ * An Okapi BM25 inverted index over chunks, keyed by the same labels as the vector index. Chunks
+ * are added with their terms (see `tokenize`) and removed by label.
+ */
+export class Bm25Index {
+    private readonly postings = new Map<string, Map<number, number>>();
+    private readonly chunkTerms = new Map<number, [string, number][]>();
+    private readonly lengths = new Map<number, number>();
+    private totalLength = 0;
+
+    public constructor(private readonly params: Bm25Params = DEFAULT_BM25_PARAMS) {}
+
+    public static fromSnapshot(snapshot: Bm25Snapshot): Bm25Index {
+        const index = new Bm25Index({ k1: snapshot.k1, b: snapshot.b });
+        for (const [label, terms] of snapshot.chunks) index.addCounts(label, terms);
+        return index;
+    }
+
+    public get size(): number {
+        return this.chunkTerms.size;
+    }
+
+    public add(label: number, terms: readonly string[]): void {
+        const counts = new Map<string, number>();
+        for (const term of terms) counts.set(term, (counts.get(term) ?? 0) + 1);
+        this.addCounts(label, [...counts]);
+    }
+
+    public remove(label: number): void {
+        const terms = this.chunkTerms.get(label);
+        if (terms == null) return;
+        for (const [term] of terms) {
+            const posting = this.postings.get(term)!;
+            posting.delete(label);
+            if (posting.size === 0) this.postings.delete(term);
+        }
+        this.totalLength -= this.lengths.get(label)!;
+        this.lengths.delete(label);
+        this.chunkTerms.delete(label);
+    }
+
+    /** The k best-scoring chunks for the query's terms, best first; chunks sharing no term are not returned. */
+    public search(queryTerms: readonly string[], k: number): Bm25Hit[] {
+        const chunkCount = this.chunkTerms.size;
+        if (chunkCount === 0 || k <= 0) return [];
+        const averageLength = this.totalLength / chunkCount;
+        const { k1, b } = this.params;
+        const scores = new Map<number, number>();
+        for (const term of new Set(queryTerms)) {
+            const posting = this.postings.get(term);
+            if (posting == null) continue;
+            // Lucene's IDF: never negative, even for a term in most chunks.
+            const idf = Math.log(1 + (chunkCount - posting.size + 0.5) / (posting.size + 0.5));
+            for (const [label, count] of posting) {
+                const norm = k1 * (1 - b + b * this.lengths.get(label)! / averageLength);
+                scores.set(label, (scores.get(label) ?? 0) + idf * count * (k1 + 1) / (count + norm));
+            }
+        }
+        return [...scores].map(([label, score]) => ({ label, score }))
+            .sort((x, y) => y.score - x.score || x.label - y.label)
+            .slice(0, k);
+    }
+
+    public toSnapshot(): Bm25Snapshot {
+        return { k1: this.params.k1, b: this.params.b, chunks: [...this.chunkTerms] };
+    }
+
+    private addCounts(label: number, counts: [string, number][]): void {
+        this.remove(label);
+        let length = 0;
+        for (const [term, count] of counts) {
+            let posting = this.postings.get(term);
+            if (posting == null) this.postings.set(term, posting = new Map());
+            posting.set(label, count);
+            length += count;
+        }
+        this.chunkTerms.set(label, counts);
+        this.lengths.set(label, length);
+        this.totalLength += length;
+    }
+}
