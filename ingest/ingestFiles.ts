@@ -63,7 +63,7 @@ export interface IngestSource {
 }
 
 /** The id of the document that comes from `source`: stable across re-ingests. */
-export function documentIdOf(source: string): string {
+function documentIdOf(source: string): string {
     return createHash("sha256").update(source).digest("hex").slice(0, 16);
 }
 

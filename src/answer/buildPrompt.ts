@@ -2,11 +2,11 @@ import type { RetrievedChunk } from "../retrieval/retrieveChunks.js";
 import type { PromptTemplate } from "./promptTemplates.js";
 
 /** How a numbered source appears in the prompt's context. */
-export function formatSource(n: number, text: string): string {
+function formatSource(n: number, text: string): string {
     return `[${n}] ${text}`;
 }
 
-export function formatContext(texts: readonly string[]): string {
+function formatContext(texts: readonly string[]): string {
     return texts.map((text, i) => formatSource(i + 1, text)).join("\n\n");
 }
 

@@ -18,7 +18,7 @@ export interface Bm25Snapshot {
     chunks: [label: number, terms: [term: string, count: number][]][];
 }
 
-export const DEFAULT_BM25_PARAMS: Bm25Params = { k1: 1.2, b: 0.75 };
+const DEFAULT_BM25_PARAMS: Bm25Params = { k1: 1.2, b: 0.75 };
 
 /**
  * An Okapi BM25 inverted index over chunks, keyed by the same labels as the vector index. Chunks

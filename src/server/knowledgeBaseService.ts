@@ -1,22 +1,9 @@
-import path from "node:path";
 import { ingestSources, type FileOutcome } from "../../ingest/ingestFiles.js";
 import type { AnswerRequest, AnswerResult } from "../answer/answerQuestion.js";
 import { DocumentNotFoundError, KnowledgeBaseExistsError, KnowledgeBaseNotFoundError } from "../errors.js";
-import { KnowledgeBase } from "../store/knowledgeBase.js";
+import { KnowledgeBase, summarizeDocument, type DocumentSummary } from "../store/knowledgeBase.js";
 import { validateKbName, type KnowledgeBaseSummary } from "../store/knowledgeBases.js";
 import type { Yizhi } from "../yizhi.js";
-
-export interface DocumentSummary {
-    id: string;
-    source: string;
-    /** The file name to show. */
-    name: string;
-    chunks: number;
-    hash: string;
-    format: string;
-    sizeBytes: number;
-    ingestedAt: string;
-}
 
 export interface UploadedFile {
     /** A file name already made safe (no folders, no control characters). */
@@ -60,16 +47,7 @@ export class KnowledgeBaseService {
     public async documents(name: string): Promise<DocumentSummary[]> {
         await this.assertExists(name);
         const { documents } = await KnowledgeBase.readCommitted(name, this.yizhi.knowledgeBases.dirOf(name));
-        return documents.map((document) => ({
-            id: document.id,
-            source: document.source,
-            name: path.basename(document.source),
-            chunks: document.labels.length,
-            hash: document.hash,
-            format: document.format,
-            sizeBytes: document.sizeBytes,
-            ingestedAt: document.ingestedAt,
-        }));
+        return documents.map(summarizeDocument);
     }
 
     public async deleteDocument(name: string, documentId: string): Promise<void> {

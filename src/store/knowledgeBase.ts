@@ -26,6 +26,24 @@ export interface DocumentRecord {
     labels: number[];
 }
 
+/** A document as listings show it. */
+export interface DocumentSummary {
+    id: string;
+    source: string;
+    /** The file name to show. */
+    name: string;
+    chunks: number;
+    hash: string;
+    format: string;
+    sizeBytes: number;
+    ingestedAt: string;
+}
+
+export function summarizeDocument(document: DocumentRecord): DocumentSummary {
+    const { id, source, hash, format, sizeBytes, ingestedAt } = document;
+    return { id, source, name: path.basename(source), chunks: document.labels.length, hash, format, sizeBytes, ingestedAt };
+}
+
 export interface KnowledgeBaseManifest {
     formatVersion: 1;
     name: string;
@@ -130,11 +148,6 @@ export class KnowledgeBase {
     /** The generation this instance was opened at (or last committed). */
     public get openedGeneration(): number {
         return this.generation;
-    }
-
-    public static async readCounts(dir: string): Promise<{ documents: number; chunks: number }> {
-        const { documents, chunks } = await KnowledgeBase.readCommitted(path.basename(dir), dir);
-        return { documents: documents.length, chunks: chunks.length };
     }
 
     public get writable(): boolean {

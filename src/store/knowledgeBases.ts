@@ -31,8 +31,16 @@ export interface KnowledgeBaseSummary {
     problem?: string;
 }
 
+interface Counts {
+    documents: number;
+    chunks: number;
+}
+
 /** The knowledge bases under the data directory: one folder each. */
 export class KnowledgeBases {
+    // Counting means reading a whole records file; its counts change only with a new generation.
+    private readonly countsByDir = new Map<string, { generation: number; counts: Counts }>();
+
     public constructor(public readonly dataDir: string, private readonly hnsw: HnswParams) {}
 
     /** The folder of a knowledge base, always inside the data directory. */
@@ -66,12 +74,22 @@ export class KnowledgeBases {
             }
             const summary = { name: entry, createdAt: manifest.createdAt, embedder: manifest.embedder.id };
             try {
-                summaries.push({ ...summary, ...await KnowledgeBase.readCounts(dir) });
+                summaries.push({ ...summary, ...await this.countsOf(entry, dir) });
             } catch (error) {
                 summaries.push({ ...summary, documents: 0, chunks: 0, problem: (error as Error).message });
             }
         }
         return summaries;
+    }
+
+    private async countsOf(name: string, dir: string): Promise<Counts> {
+        const generation = await KnowledgeBase.currentGeneration(name, dir);
+        const cached = this.countsByDir.get(dir);
+        if (cached?.generation === generation) return cached.counts;
+        const { documents, chunks } = await KnowledgeBase.readCommitted(name, dir);
+        const counts = { documents: documents.length, chunks: chunks.length };
+        this.countsByDir.set(dir, { generation, counts });
+        return counts;
     }
 
     /** Opens an existing knowledge base for reading. */

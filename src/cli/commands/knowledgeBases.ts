@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { DocumentNotFoundError, KnowledgeBaseNotFoundError } from "../../errors.js";
-import { KnowledgeBase } from "../../store/knowledgeBase.js";
+import { KnowledgeBase, summarizeDocument } from "../../store/knowledgeBase.js";
 import { Yizhi } from "../../yizhi.js";
 import { configFromCommand } from "../globalOptions.js";
 import { printJson } from "../output.js";
@@ -39,10 +39,7 @@ export function registerKnowledgeBaseCommands(program: Command): void {
         .option("--json", "print as JSON")
         .action(async (flags: { kb: string; json?: boolean }, command: Command) => {
             const { documents } = await readCommitted(command, flags.kb);
-            const rows = documents.map((document) => ({
-                id: document.id, source: document.source, chunks: document.labels.length, hash: document.hash,
-                format: document.format, sizeBytes: document.sizeBytes, ingestedAt: document.ingestedAt,
-            }));
+            const rows = documents.map(summarizeDocument);
             if (flags.json === true) return printJson(rows);
             for (const row of rows) process.stdout.write(`${row.id}\t${row.chunks} chunks\t${row.source}\n`);
         });

@@ -7,7 +7,7 @@ import { describeError } from "../httpErrors.js";
 import type { KnowledgeBaseService } from "../knowledgeBaseService.js";
 import { parseBody } from "../parseBody.js";
 
-export const chatTurnSchema = z.object({ role: z.enum(["user", "assistant"]), content: z.string().max(20_000) });
+const chatTurnSchema = z.object({ role: z.enum(["user", "assistant"]), content: z.string().max(20_000) });
 
 const askSchema = z.object({
     question: z.string().trim().min(1, "must not be empty").max(4_000),
