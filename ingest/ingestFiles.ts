@@ -19,6 +19,8 @@ export interface FileOutcome {
     /** Chunks the document has in the knowledge base after this run (0 when failed). */
     chunks: number;
     documentId?: string;
+    /** For a file skipped because the same text is stored under another name: that document's id. */
+    duplicateOf?: string;
     /** Why a file failed, or why an unchanged one was skipped. */
     reason?: string;
 }
@@ -99,7 +101,12 @@ export async function ingestPaths(paths: readonly string[], options: IngestOptio
 export async function ingestSources(sources: readonly IngestSource[], options: IngestOptions): Promise<FileOutcome[]> {
     const ingester = new Ingester(options);
     const outcomes: FileOutcome[] = [];
-    for (const source of sources) outcomes.push(await ingester.ingest(source));
+    for (const [i, source] of sources.entries()) {
+        options.onProgress?.({ file: source.source, filesDone: i, filesTotal: sources.length, chunksEmbedded: ingester.chunksEmbedded });
+        outcomes.push(await ingester.ingest(source));
+        await ingester.commitIfDue();
+    }
+    options.onProgress?.({ file: "", filesDone: sources.length, filesTotal: sources.length, chunksEmbedded: ingester.chunksEmbedded });
     await options.knowledgeBase.commit();
     return outcomes;
 }
@@ -154,7 +161,7 @@ class Ingester {
         if (twin != null) {
             // The same text is stored under another name; an older version stored under this name goes.
             if (stored != null) kb.removeDocument(id);
-            return { path: source, status: "unchanged", chunks: 0, reason: `Same content as ${twin.source}, which is already stored.` };
+            return { path: source, status: "unchanged", chunks: 0, duplicateOf: twin.id, reason: `Same content as ${twin.source}, which is already stored.` };
         }
 
         const chunks = splitSections(sections, this.options);

@@ -62,6 +62,7 @@ export class Yizhi {
             knowledgeBase,
             embeddings: this.runtime.embeddings,
             getChatModel: () => this.runtime.getChatModel(),
+            getReranker: () => this.runtime.getReranker(),
             settings: this.config,
         });
     }

@@ -6,7 +6,7 @@ import { buildPrompt } from "../src/answer/buildPrompt.js";
 import { refusalText } from "../src/answer/language.js";
 import { loadPromptTemplate, PromptTemplate } from "../src/answer/promptTemplates.js";
 import { ModelNotFoundError, YizhiError } from "../src/errors.js";
-import { retrieveChunks, type RetrievedChunk } from "../src/retrieval/retrieveChunks.js";
+import { retrieveChunks, type RetrievalSettings, type RetrievedChunk } from "../src/retrieval/retrieveChunks.js";
 import type { ChunkRecord } from "../src/store/hnswVectorStore.js";
 import { Yizhi } from "../src/yizhi.js";
 import { cosine, fixture, makeTempDir } from "./helpers.js";
@@ -15,9 +15,11 @@ import { testConfig } from "./testConfig.js";
 // The template of DESIGN.md, word for word.
 const designTemplateZh = "已知信息：\n{context}\n\n根据上述已知信息，简洁和专业的来回答用户的问题。如果无法从中得到答案，请说 “根据已知信息无法回答该问题” 或 “没有提供足够的相关信息”，不允许在答案中添加编造成分，答案请使用中文。问题是：{question}";
 
+const dense: RetrievalSettings = { mode: "dense", topK: 5, scoreThreshold: 0.5, lexicalThreshold: 0.3, rerankThreshold: 0.3, rrfK: 60, candidates: 20 };
+
 function retrievedChunk(label: number, text: string, score: number): RetrievedChunk {
     const chunk: ChunkRecord = { label, documentId: `doc${label}`, source: `/docs/${label}.txt`, index: 0, text, start: 0 };
-    return { chunk, score };
+    return { chunk, score, scores: { dense: score } };
 }
 
 describe("answering a question", () => {
@@ -34,7 +36,7 @@ describe("answering a question", () => {
         await temp.cleanup();
     });
 
-    it("scores are cosine similarities, and the threshold keeps exactly the chunks scoring at least it", async () => {
+    it("in dense mode, scores are cosine similarities, and the threshold keeps exactly the chunks scoring at least it", async () => {
         const kb = await yizhi.openKnowledgeBase("kb", "read");
         const chunks = [...kb.store.allChunks()];
         const vectors = new Map<number, number[]>();
@@ -42,14 +44,14 @@ describe("answering a question", () => {
 
         for (const question of ["大模型推理优化有哪些策略？", "Who founded Norwich City?", chunks[7]!.text]) {
             const query = await yizhi.runtime.embeddings.embedQuery(question);
-            const unfiltered = retrieveChunks(kb.store, query, { topK: 10, scoreThreshold: -1 });
+            const unfiltered = await retrieveChunks(kb, { text: question, vector: query }, { ...dense, topK: 10, scoreThreshold: -1 });
             assert.equal(unfiltered.length, 10);
             for (const { chunk, score } of unfiltered) assert.ok(Math.abs(score - cosine(query, vectors.get(chunk.label)!)) < 1e-4);
             for (let i = 1; i < unfiltered.length; i++) assert.ok(unfiltered[i - 1]!.score >= unfiltered[i]!.score, "best first");
 
             const scores = unfiltered.map((item) => item.score);
             for (const threshold of [scores[0]!, scores[4]!, (scores[2]! + scores[3]!) / 2, scores[9]!, scores[9]! - 0.01]) {
-                const kept = retrieveChunks(kb.store, query, { topK: 10, scoreThreshold: threshold });
+                const kept = await retrieveChunks(kb, { text: question, vector: query }, { ...dense, topK: 10, scoreThreshold: threshold });
                 assert.deepEqual(kept.map((item) => item.chunk.label), unfiltered.filter((item) => item.score >= threshold).map((item) => item.chunk.label));
             }
         }
@@ -58,7 +60,8 @@ describe("answering a question", () => {
     it("finds a chunk from its own text with a score of about 1", async () => {
         const kb = await yizhi.openKnowledgeBase("kb", "read");
         const target = [...kb.store.allChunks()][11]!;
-        const found = retrieveChunks(kb.store, await yizhi.runtime.embeddings.embedQuery(target.text), { topK: 5, scoreThreshold: 0.999 });
+        const vector = await yizhi.runtime.embeddings.embedQuery(target.text);
+        const found = await retrieveChunks(kb, { text: target.text, vector }, { ...dense, topK: 5, scoreThreshold: 0.999 });
         assert.ok(found.some((item) => item.chunk.label === target.label));
     });
 

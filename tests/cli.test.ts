@@ -89,7 +89,7 @@ describe("the yizhi command", () => {
         assert.ok(result.answer.length > 0);
         assert.deepEqual(result.sources.map((source) => source.n), [1, 2]);
 
-        const refused = await runCli(["ask", "大模型推理怎么优化？", "--kb", "团队文档", "--threshold", "1", "--json"], env);
+        const refused = await runCli(["ask", "量子纠缠实验的原理", "--kb", "团队文档", "--mode", "hybrid", "--threshold", "1", "--lexical-threshold", "0.5", "--json"], env);
         assert.equal(refused.code, 0, refused.stderr);
         assert.deepEqual(
             (({ answer, refused: isRefused, sources }) => ({ answer, isRefused, sources }))(JSON.parse(refused.stdout) as { answer: string; refused: boolean; sources: unknown[] }),

@@ -93,6 +93,8 @@ describe("loadConfig", () => {
             YIZHI_TOP_K: "10", YIZHI_SCORE_THRESHOLD: "-0.25", YIZHI_ANSWER_LANGUAGE: "en", YIZHI_HNSW_M: "32",
             YIZHI_HNSW_EF_CONSTRUCTION: "100", YIZHI_HNSW_EF_SEARCH: "128", YIZHI_MAX_QUEUED_QUESTIONS: "3",
             YIZHI_HOST: "0.0.0.0", YIZHI_PORT: "9000", YIZHI_API_KEY: "k3y", YIZHI_MAX_UPLOAD_BYTES: "1048576",
+            YIZHI_RERANKER_MODEL: "rerank.gguf", YIZHI_RETRIEVAL_MODE: "bm25", YIZHI_LEXICAL_THRESHOLD: "0.4",
+            YIZHI_RERANK_THRESHOLD: "0.6", YIZHI_RRF_K: "10", YIZHI_RETRIEVAL_CANDIDATES: "50",
         };
         assert.deepEqual(Object.keys(env).sort(), Object.values(envNames).sort());
         const { config, origins } = loadConfig({ env, cwd });
@@ -102,6 +104,8 @@ describe("loadConfig", () => {
             embeddingContextSize: 256, maxAnswerTokens: 100, temperature: 0.7, parallelAnswers: 4, chunkSize: 200,
             chunkOverlap: 20, topK: 10, scoreThreshold: -0.25, answerLanguage: "en", hnswM: 32, hnswEfConstruction: 100,
             hnswEfSearch: 128, maxQueuedQuestions: 3, host: "0.0.0.0", port: 9000, apiKey: "k3y", maxUploadBytes: 1048576,
+            rerankerModel: path.join(cwd, "rerank.gguf"), retrievalMode: "bm25", lexicalThreshold: 0.4, rerankThreshold: 0.6,
+            rrfK: 10, retrievalCandidates: 50,
         });
         for (const key of Object.keys(envNames) as ConfigKey[]) assert.equal(origins[key], "env", key);
     });

@@ -4,6 +4,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KnowledgeBase } from "../src/store/knowledgeBase.js";
+import { tokenize } from "../src/retrieval/tokenize.js";
 import { Yizhi } from "../src/yizhi.js";
 import { fixture, makeTempDir } from "./helpers.js";
 import { runCli, startCli } from "./runCli.js";
@@ -71,15 +72,18 @@ describe("kill -9 during an ingest", () => {
             const kb = await yizhi.openKnowledgeBase("news", "read");
             const expected = await contentsOf(kbDir);
             assert.equal(kb.store.size, [...expected.values()].reduce((sum, document) => sum + document.chunks.length, 0));
+            assert.equal(kb.lexical.size, kb.store.size, "the lexical index holds exactly the stored chunks");
             for (const document of kb.documents().slice(0, 5)) {
                 const first = kb.chunksOf(document.id)[0]!;
                 const [best] = kb.store.searchChunks(await yizhi.runtime.embeddings.embedQuery(first.text), 1);
                 assert.equal(best?.[0].text, first.text);
+                const lexicalHits = kb.lexical.search(tokenize(first.text), 3).map((hit) => hit.label);
+                assert.ok(lexicalHits.includes(first.label), "found by its own words");
             }
         } finally {
             await yizhi.dispose();
         }
-        const leftovers = (await fs.readdir(kbDir)).filter((entry) => !/^(kb\.json|CURRENT|index-\d+\.hnsw|records-\d+\.json)$/.test(entry));
+        const leftovers = (await fs.readdir(kbDir)).filter((entry) => !/^(kb\.json|CURRENT|index-\d+\.hnsw|records-\d+\.json|lexical-\d+\.json)$/.test(entry));
         assert.deepEqual(leftovers, [], "no temporary files or lock left behind");
     });
 });

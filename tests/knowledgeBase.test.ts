@@ -10,6 +10,7 @@ import type { HnswParams } from "../src/store/hnswVectorStore.js";
 import { KnowledgeBase, type DocumentRecord, type OpenKnowledgeBaseOptions } from "../src/store/knowledgeBase.js";
 import { KnowledgeBases, validateKbName } from "../src/store/knowledgeBases.js";
 import { acquireWriteLock } from "../src/store/writeLock.js";
+import { tokenize } from "../src/retrieval/tokenize.js";
 import { makeTempDir, mulberry32, unusedEmbeddings } from "./helpers.js";
 
 const DIMENSION = 16;
@@ -196,6 +197,90 @@ describe("KnowledgeBase", () => {
         assert.deepEqual([...found].sort(), b.chunks.map((chunk) => chunk.text).sort());
         const committed = await KnowledgeBase.readCommitted("test", dir);
         assert.deepEqual(committed.chunks.map((chunk) => chunk.documentId), ["b", "b"]);
+    });
+
+    describe("its lexical (BM25) index", () => {
+        /** A document whose chunks hold words that name it: `${word}` in each chunk. */
+        function wordDocument(id: string, word: string, count: number, version = 1): TestDocument {
+            const document = makeDocument(id, count, id.charCodeAt(0), version);
+            document.chunks = document.chunks.map((chunk, i) => ({ ...chunk, text: `${word}第${i}条规定（版本${version}）` }));
+            return document;
+        }
+        const lexicalLabels = (kb: KnowledgeBase, word: string) => kb.lexical.search(tokenize(word), 100).map((hit) => hit.label).sort((x, y) => x - y);
+
+        it("is saved with each generation and finds the committed chunks by their words after reopening", async () => {
+            const dir = freshDir();
+            const writer = await KnowledgeBase.open("test", dir, options("write"));
+            const travel = put(writer, wordDocument("t", "差旅费", 3));
+            const leave = put(writer, wordDocument("l", "年假", 2));
+            await writer.commit();
+            await writer.close();
+            assert.ok((await fs.readdir(dir)).includes("lexical-1.json"));
+
+            const reader = await KnowledgeBase.open("test", dir, options("read"));
+            assert.equal(reader.lexical.size, 5);
+            assert.deepEqual(lexicalLabels(reader, "差旅费"), travel.labels);
+            assert.deepEqual(lexicalLabels(reader, "年假"), leave.labels);
+        });
+
+        it("never returns a deleted or replaced document's chunks, in memory or after reopening", async () => {
+            const dir = freshDir();
+            const writer = await KnowledgeBase.open("test", dir, options("write"));
+            put(writer, wordDocument("t", "差旅费", 3));
+            put(writer, wordDocument("l", "年假", 2));
+            await writer.commit();
+            writer.removeDocument("t");
+            const replaced = put(writer, wordDocument("l", "病假", 2, 2));
+            assert.deepEqual(lexicalLabels(writer, "差旅费"), []);
+            assert.deepEqual(lexicalLabels(writer, "年假"), []);
+            await writer.commit();
+            await writer.close();
+
+            const reader = await KnowledgeBase.open("test", dir, options("read"));
+            assert.deepEqual(lexicalLabels(reader, "差旅费"), []);
+            assert.deepEqual(lexicalLabels(reader, "年假"), []);
+            assert.deepEqual(lexicalLabels(reader, "病假"), replaced.labels);
+            assert.equal(reader.lexical.size, reader.store.size);
+            // The saved file itself no longer holds the deleted chunks.
+            const saved = JSON.parse(await fs.readFile(path.join(dir, "lexical-2.json"), "utf8")) as { chunks: [number, unknown][] };
+            assert.deepEqual(saved.chunks.map(([label]) => label).sort(), replaced.labels);
+        });
+
+        it("is rebuilt from the chunks' text when its file is missing, damaged, or from another tokenizer", async () => {
+            const dir = freshDir();
+            const writer = await KnowledgeBase.open("test", dir, options("write"));
+            const travel = put(writer, wordDocument("t", "差旅费", 3));
+            await writer.commit();
+            await writer.close();
+            const file = path.join(dir, "lexical-1.json");
+            const original = await fs.readFile(file, "utf8");
+            const damages: [string, () => Promise<void>][] = [
+                ["missing", () => fs.rm(file)],
+                ["truncated", () => fs.writeFile(file, original.slice(0, original.length / 2))],
+                ["another tokenizer", () => fs.writeFile(file, JSON.stringify({ ...JSON.parse(original), tokenizer: "old", chunks: [] }))],
+            ];
+            for (const [damage, apply] of damages) {
+                await apply();
+                const reader = await KnowledgeBase.open("test", dir, options("read"));
+                assert.deepEqual(lexicalLabels(reader, "差旅费"), travel.labels, damage);
+                assert.equal(reader.documents().length, 1, damage);
+            }
+        });
+
+        it("a crash before CURRENT moves leaves the previous generation's lexical index in use", async () => {
+            const dir = freshDir();
+            const writer = await KnowledgeBase.open("test", dir, options("write"));
+            const travel = put(writer, wordDocument("t", "差旅费", 3));
+            await writer.commit();
+            await writer.close();
+            // What a crash while writing generation 2 leaves: its lexical file, but CURRENT still 1.
+            await fs.writeFile(path.join(dir, "lexical-2.json"), JSON.stringify({ tokenizer: "x", k1: 1.2, b: 0.75, chunks: [] }));
+            const reader = await KnowledgeBase.open("test", dir, options("read"));
+            assert.deepEqual(lexicalLabels(reader, "差旅费"), travel.labels);
+            const next = await KnowledgeBase.open("test", dir, options("write"));
+            assert.ok(!(await fs.readdir(dir)).includes("lexical-2.json"), "the writer removes the leftover");
+            await next.close();
+        });
     });
 
     it("never hands out a label twice, across commits and reopening", async () => {

@@ -182,7 +182,7 @@ describe("the web page", () => {
         assert.notEqual(answerText.trim(), "");
         const cards = first.answer.getByTestId("source-card");
         assert.ok((await cards.count()) >= 1);
-        for (const score of await cards.getByTestId("source-score").allInnerTexts()) assert.match(score, /^相似度 -?\d\.\d{3}$/);
+        for (const score of await cards.getByTestId("source-score").allInnerTexts()) assert.match(score, /^得分 -?\d\.\d{3}$/);
         assert.notEqual((await cards.first().getByTestId("source-text").innerText()).trim(), "");
         await page.screenshot({ path: path.join(artifactsDir, "chat.png") });
 

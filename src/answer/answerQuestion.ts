@@ -2,7 +2,7 @@ import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import type { Config } from "../config/schema.js";
 import { YizhiError } from "../errors.js";
 import type { ChatModel, ChatTurn } from "../models/chatModel.js";
-import { retrieveChunks, type RetrievedChunk } from "../retrieval/retrieveChunks.js";
+import { retrieveChunks, type ChunkScores, type Reranker, type RetrievalMode, type RetrievedChunk } from "../retrieval/retrieveChunks.js";
 import type { KnowledgeBase } from "../store/knowledgeBase.js";
 import { buildPrompt } from "./buildPrompt.js";
 import { answerLanguageFor, refusalText, type Language } from "./language.js";
@@ -15,8 +15,9 @@ export interface AnswerSource {
     source: string;
     page?: number;
     headingPath?: string[];
-    /** Cosine similarity to the question, -1..1, higher is more similar. */
+    /** What the chunk was ranked by, higher is better (see `RetrievedChunk.score` for its range in each mode). */
     score: number;
+    scores: ChunkScores;
     text: string;
 }
 
@@ -34,7 +35,9 @@ export interface AnswerRequest {
     history?: readonly ChatTurn[];
     /** Defaults to the configured `topK`. */
     topK?: number;
-    /** Defaults to the configured `scoreThreshold`. */
+    /** Defaults to the configured `retrievalMode`. */
+    mode?: RetrievalMode;
+    /** Defaults to the configured `scoreThreshold` (cosine, for `dense` and `hybrid`). */
     scoreThreshold?: number;
     signal?: AbortSignal;
     /** Called once with the sources, before any answer text. */
@@ -47,15 +50,17 @@ export interface AnswerDependencies {
     embeddings: EmbeddingsInterface;
     /** Only called when there is something to answer from. */
     getChatModel: () => Promise<ChatModel>;
-    settings: Pick<Config, "topK" | "scoreThreshold" | "answerLanguage">;
+    /** The configured reranker, if any. */
+    getReranker?: () => Promise<Reranker> | undefined;
+    settings: Pick<Config, "topK" | "retrievalMode" | "scoreThreshold" | "lexicalThreshold" | "rerankThreshold" | "rrfK" | "retrievalCandidates" | "answerLanguage">;
 }
 
 /** Room left in the context for the chat wrapper's own tokens (role markers, BOS). */
 const CHAT_FORMAT_MARGIN_TOKENS = 64;
 
 /**
- * Where a question turns into an answer: embed the question, retrieve the chunks that pass the
- * threshold, refuse at once when there are none, otherwise fill the prompt with the numbered
+ * Where a question turns into an answer: embed the question (unless retrieval is by words only),
+ * retrieve the chunks that pass the threshold, refuse at once when there are none, otherwise fill the prompt with the numbered
  * chunks that fit and let the model write the answer, streaming.
  */
 export async function answerQuestion(request: AnswerRequest, dependencies: AnswerDependencies): Promise<AnswerResult> {
@@ -65,11 +70,18 @@ export async function answerQuestion(request: AnswerRequest, dependencies: Answe
     const { settings, knowledgeBase } = dependencies;
     const language = answerLanguageFor(question, settings.answerLanguage);
 
-    const queryVector = await dependencies.embeddings.embedQuery(question);
-    const retrieved = retrieveChunks(knowledgeBase.store, queryVector, {
+    const mode = request.mode ?? settings.retrievalMode;
+    const vector = mode === "bm25" ? undefined : await dependencies.embeddings.embedQuery(question);
+    const reranker = await dependencies.getReranker?.();
+    const retrieved = await retrieveChunks(knowledgeBase, { text: question, ...(vector != null ? { vector } : {}) }, {
+        mode,
         topK: request.topK ?? settings.topK,
         scoreThreshold: request.scoreThreshold ?? settings.scoreThreshold,
-    });
+        lexicalThreshold: settings.lexicalThreshold,
+        rerankThreshold: settings.rerankThreshold,
+        rrfK: settings.rrfK,
+        candidates: settings.retrievalCandidates,
+    }, reranker);
     const retrievalMs = performance.now() - started;
 
     if (retrieved.length === 0) {
@@ -110,7 +122,7 @@ export async function answerQuestion(request: AnswerRequest, dependencies: Answe
 }
 
 function toSource(item: RetrievedChunk, i: number): AnswerSource {
-    const { chunk, score } = item;
+    const { chunk, score, scores } = item;
     return {
         n: i + 1,
         documentId: chunk.documentId,
@@ -118,6 +130,7 @@ function toSource(item: RetrievedChunk, i: number): AnswerSource {
         ...(chunk.page != null ? { page: chunk.page } : {}),
         ...(chunk.headingPath != null ? { headingPath: chunk.headingPath } : {}),
         score,
+        scores,
         text: chunk.text,
     };
 }

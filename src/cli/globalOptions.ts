@@ -10,6 +10,7 @@ export function addGlobalOptions(program: Command): Command {
         .option("--models-dir <dir>", "folder that hf: models are pulled into ($YIZHI_MODELS_DIR, default ./models)")
         .option("--llm-model <path|uri>", "answering model: GGUF path or hf: URI ($YIZHI_LLM_MODEL)")
         .option("--embedding-model <path|uri>", "embedding model: GGUF path or hf: URI ($YIZHI_EMBEDDING_MODEL)")
+        .option("--reranker-model <path|uri>", "optional reranker: GGUF path or hf: URI ($YIZHI_RERANKER_MODEL)")
         .option("--gpu <mode>", "auto | cuda | vulkan | metal | cpu ($YIZHI_GPU, default auto)")
         .option("--threads <n>", "CPU threads, 0 = all ($YIZHI_THREADS)", parseInteger)
         .option("--context-size <tokens>", "answering model context size ($YIZHI_CONTEXT_SIZE, default 4096)", parseInteger);
@@ -33,6 +34,7 @@ interface GlobalFlags {
     modelsDir?: string;
     llmModel?: string;
     embeddingModel?: string;
+    rerankerModel?: string;
     gpu?: string;
     threads?: number;
     contextSize?: number;
@@ -49,6 +51,7 @@ export function configFromCommand(command: Command, extraFlags: Partial<Record<C
             modelsDir: flags.modelsDir,
             llmModel: flags.llmModel,
             embeddingModel: flags.embeddingModel,
+            rerankerModel: flags.rerankerModel,
             gpu: flags.gpu,
             threads: flags.threads,
             contextSize: flags.contextSize,

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { registerAskCommand } from "./commands/ask.js";
 import { registerConfigCommand } from "./commands/config.js";
+import { registerEvalCommand } from "./commands/eval.js";
 import { registerIngestCommand } from "./commands/ingest.js";
 import { registerKnowledgeBaseCommands } from "./commands/knowledgeBases.js";
 import { registerModelsCommand } from "./commands/models.js";
@@ -17,6 +18,7 @@ const program = addGlobalOptions(new Command("yizhi"))
 registerIngestCommand(program);
 registerAskCommand(program);
 registerKnowledgeBaseCommands(program);
+registerEvalCommand(program);
 registerModelsCommand(program);
 registerConfigCommand(program);
 registerServeCommand(program);

@@ -9,6 +9,7 @@ export const envNames: Record<ConfigKey, string> = {
     modelsDir: "YIZHI_MODELS_DIR",
     llmModel: "YIZHI_LLM_MODEL",
     embeddingModel: "YIZHI_EMBEDDING_MODEL",
+    rerankerModel: "YIZHI_RERANKER_MODEL",
     gpu: "YIZHI_GPU",
     threads: "YIZHI_THREADS",
     contextSize: "YIZHI_CONTEXT_SIZE",
@@ -19,7 +20,12 @@ export const envNames: Record<ConfigKey, string> = {
     chunkSize: "YIZHI_CHUNK_SIZE",
     chunkOverlap: "YIZHI_CHUNK_OVERLAP",
     topK: "YIZHI_TOP_K",
+    retrievalMode: "YIZHI_RETRIEVAL_MODE",
     scoreThreshold: "YIZHI_SCORE_THRESHOLD",
+    lexicalThreshold: "YIZHI_LEXICAL_THRESHOLD",
+    rerankThreshold: "YIZHI_RERANK_THRESHOLD",
+    rrfK: "YIZHI_RRF_K",
+    retrievalCandidates: "YIZHI_RETRIEVAL_CANDIDATES",
     answerLanguage: "YIZHI_ANSWER_LANGUAGE",
     maxQueuedQuestions: "YIZHI_MAX_QUEUED_QUESTIONS",
     host: "YIZHI_HOST",
@@ -57,7 +63,8 @@ export interface LoadedConfig {
 
 const numericKeys = new Set<ConfigKey>([
     "threads", "contextSize", "embeddingContextSize", "maxAnswerTokens", "temperature", "parallelAnswers",
-    "chunkSize", "chunkOverlap", "topK", "scoreThreshold", "maxQueuedQuestions", "port", "maxUploadBytes", "hnswM", "hnswEfConstruction", "hnswEfSearch",
+    "chunkSize", "chunkOverlap", "topK", "scoreThreshold", "lexicalThreshold", "rerankThreshold", "rrfK", "retrievalCandidates",
+    "maxQueuedQuestions", "port", "maxUploadBytes", "hnswM", "hnswEfConstruction", "hnswEfSearch",
 ]);
 
 /**
@@ -92,6 +99,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     config.modelsDir = path.resolve(cwd, config.modelsDir);
     config.llmModel = resolveModelSetting(cwd, config.llmModel);
     config.embeddingModel = resolveModelSetting(cwd, config.embeddingModel);
+    if (config.rerankerModel != null) config.rerankerModel = resolveModelSetting(cwd, config.rerankerModel);
     return { config, origins: originsOf(fromFile, fromEnv, fromFlags), ...(configFile != null ? { configFile } : {}) };
 }
 

@@ -35,10 +35,22 @@ export const configSchema = z.object({
     chunkSize: z.number().int().min(50).default(400),
     /** Characters shared by consecutive chunks. */
     chunkOverlap: z.number().int().min(0).default(50),
+    /** Optional cross-encoder reranker (a local GGUF path or an `hf:` URI), e.g. bge-reranker-v2-m3. */
+    rerankerModel: z.string().min(1).optional(),
     /** Chunks retrieved per question. */
     topK: z.number().int().min(1).max(100).default(5),
-    /** Lowest cosine similarity (-1..1, higher is more similar) a chunk needs to be used. */
+    /** `dense` (embeddings), `bm25` (words) or `hybrid` (both, fused by reciprocal rank). */
+    retrievalMode: z.enum(["dense", "bm25", "hybrid"]).default("hybrid"),
+    /** Lowest cosine similarity (-1..1, higher is more similar) that lets a chunk through in `dense` and `hybrid` modes. */
     scoreThreshold: z.number().min(-1).max(1).default(0.5),
+    /** Lowest BM25 relevance (0..1, about the share of the question's words a chunk has) that lets a chunk through in `bm25` and `hybrid` modes. */
+    lexicalThreshold: z.number().min(0).max(1).default(0.3),
+    /** With a reranker: the lowest reranker score (0..1) a chunk needs; then the two thresholds above do not apply. */
+    rerankThreshold: z.number().min(0).max(1).default(0.3),
+    /** Reciprocal-rank fusion's k: how much the top of each ranked list outweighs the rest (smaller: more). */
+    rrfK: z.number().int().min(1).default(60),
+    /** Chunks each search contributes before fusion, and that the reranker re-scores. */
+    retrievalCandidates: z.number().int().min(1).max(1000).default(20),
     /** Language of prompts and answers; `auto` answers in Chinese when the question has Chinese characters. */
     answerLanguage: z.enum(["auto", "zh", "en"]).default("auto"),
     /** Questions that may wait for a free sequence; more are refused with 503 until one frees. */

@@ -2,13 +2,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { getLlama, LlamaLogLevel, readGgufFileInfo, type Llama } from "node-llama-cpp";
 import type { Config } from "../config/schema.js";
-import { ModelNotFoundError } from "../errors.js";
+import { ModelNotFoundError, YizhiError } from "../errors.js";
 import { ChatModel } from "./chatModel.js";
 import { LlamaEmbeddings, type EmbedderIdentity, type LoadedEmbeddingModel } from "./llamaEmbeddings.js";
+import { LlamaReranker } from "./llamaReranker.js";
 import { resolveModelPath } from "./resolveModelPath.js";
 
 export type RuntimeConfig = Pick<Config,
-    "gpu" | "threads" | "modelsDir" | "llmModel" | "embeddingModel" | "contextSize" | "embeddingContextSize" |
+    "gpu" | "threads" | "modelsDir" | "llmModel" | "embeddingModel" | "rerankerModel" | "contextSize" | "embeddingContextSize" |
     "parallelAnswers" | "maxAnswerTokens" | "temperature" | "maxQueuedQuestions">;
 
 /**
@@ -21,6 +22,7 @@ export class ModelRuntime {
     private llama?: Promise<Llama>;
     private identity?: Promise<EmbedderIdentity>;
     private chatModel?: Promise<ChatModel>;
+    private reranker?: Promise<LlamaReranker>;
 
     public constructor(private readonly config: RuntimeConfig) {}
 
@@ -33,6 +35,13 @@ export class ModelRuntime {
     public getChatModel(): Promise<ChatModel> {
         this.chatModel ??= this.loadChatModel();
         return this.chatModel;
+    }
+
+    /** The configured reranker, loaded on first use; undefined when none is configured. */
+    public getReranker(): Promise<LlamaReranker> | undefined {
+        if (this.config.rerankerModel == null) return undefined;
+        this.reranker ??= this.loadReranker(this.config.rerankerModel);
+        return this.reranker;
     }
 
     public async dispose(): Promise<void> {
@@ -85,6 +94,21 @@ export class ModelRuntime {
             maxQueued: this.config.maxQueuedQuestions,
             ...this.threadOptions(),
         });
+    }
+
+    private async loadReranker(rerankerModel: string): Promise<LlamaReranker> {
+        const modelPath = await resolveModelPath(rerankerModel, "reranker", this.config.modelsDir);
+        const model = await (await this.getLlama()).loadModel({ modelPath });
+        if (!model.fileInsights.supportsRanking) {
+            await model.dispose();
+            throw new YizhiError(
+                "model_cannot_rank",
+                `The reranker model ${modelPath} cannot rank: it has no classification head. Set YIZHI_RERANKER_MODEL to a ` +
+                "cross-encoder reranker GGUF (such as bge-reranker-v2-m3), or unset it to rank without a reranker."
+            );
+        }
+        const contextSize = Math.min(this.config.embeddingContextSize, model.trainContextSize);
+        return new LlamaReranker(await model.createRankingContext({ contextSize, ...this.threadOptions() }));
     }
 
     private threadOptions(): { threads?: number } {

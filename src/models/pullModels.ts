@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { resolveModelFile } from "node-llama-cpp";
 import { ModelNotFoundError } from "../errors.js";
-import { downloadUrlOf, isRemoteModel, type ModelRole } from "./resolveModelPath.js";
+import { downloadUrlOf, isRemoteModel, settingFor, type ModelRole } from "./resolveModelPath.js";
 
 export interface PullProgress {
     model: string;
@@ -40,7 +40,7 @@ export async function pullModel(model: string, role: ModelRole, options: PullOpt
     } catch (error) {
         throw new ModelNotFoundError(
             `Could not download the ${role} model ${model} (${(error as Error).message}). Without a network, download ${downloadUrlOf(model)} ` +
-            `on another machine, copy it into ${options.modelsDir}, and set ${role === "LLM" ? "YIZHI_LLM_MODEL" : "YIZHI_EMBEDDING_MODEL"} to its path.`,
+            `on another machine, copy it into ${options.modelsDir}, and set ${settingFor[role]} to its path.`,
             { cause: error }
         );
     } finally {

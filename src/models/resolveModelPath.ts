@@ -3,9 +3,10 @@ import path from "node:path";
 import { resolveModelFile } from "node-llama-cpp";
 import { ModelNotFoundError } from "../errors.js";
 
-export type ModelRole = "LLM" | "embedding";
+export type ModelRole = "LLM" | "embedding" | "reranker";
 
-const settingFor: Record<ModelRole, string> = { LLM: "YIZHI_LLM_MODEL", embedding: "YIZHI_EMBEDDING_MODEL" };
+/** The environment variable that configures each model. */
+export const settingFor: Record<ModelRole, string> = { LLM: "YIZHI_LLM_MODEL", embedding: "YIZHI_EMBEDDING_MODEL", reranker: "YIZHI_RERANKER_MODEL" };
 
 export function isRemoteModel(model: string): boolean {
     return /^(hf|https?):/i.test(model);

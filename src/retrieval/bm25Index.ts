@@ -9,6 +9,13 @@ export interface Bm25Hit {
     label: number;
     /** BM25 score, ≥ 0; unbounded, so only comparable within one query. */
     score: number;
+    /**
+     * The BM25 score divided by the score of an average-length chunk holding each of the query's
+     * terms once, capped at 1: roughly the IDF-weighted share of the query's terms the chunk has.
+     * Comparable across queries, so a threshold can apply to it. A query term found in no chunk
+     * counts with the highest IDF, so a question about something absent scores low everywhere.
+     */
+    relevance: number;
 }
 
 /** The persisted form: each chunk's term counts; the postings are rebuilt from it on load. */
@@ -16,6 +23,12 @@ export interface Bm25Snapshot {
     k1: number;
     b: number;
     chunks: [label: number, terms: [term: string, count: number][]][];
+}
+
+interface PreparedQuery {
+    terms: { posting: Map<number, number>; idf: number }[];
+    /** What an average-length chunk holding every query term once would score. */
+    fullMatchScore: number;
 }
 
 const DEFAULT_BM25_PARAMS: Bm25Params = { k1: 1.2, b: 0.75 };
@@ -63,28 +76,56 @@ export class Bm25Index {
 
     /** The k best-scoring chunks for the query's terms, best first; chunks sharing no term are not returned. */
     public search(queryTerms: readonly string[], k: number): Bm25Hit[] {
-        const chunkCount = this.chunkTerms.size;
-        if (chunkCount === 0 || k <= 0) return [];
-        const averageLength = this.totalLength / chunkCount;
-        const { k1, b } = this.params;
+        if (this.chunkTerms.size === 0 || k <= 0) return [];
+        const query = this.prepare(queryTerms);
         const scores = new Map<number, number>();
-        for (const term of new Set(queryTerms)) {
-            const posting = this.postings.get(term);
-            if (posting == null) continue;
-            // Lucene's IDF: never negative, even for a term in most chunks.
-            const idf = Math.log(1 + (chunkCount - posting.size + 0.5) / (posting.size + 0.5));
-            for (const [label, count] of posting) {
-                const norm = k1 * (1 - b + b * this.lengths.get(label)! / averageLength);
-                scores.set(label, (scores.get(label) ?? 0) + idf * count * (k1 + 1) / (count + norm));
-            }
+        for (const { posting, idf } of query.terms) {
+            for (const [label, count] of posting) scores.set(label, (scores.get(label) ?? 0) + this.termScore(idf, count, label));
         }
-        return [...scores].map(([label, score]) => ({ label, score }))
+        return [...scores].map(([label, score]) => this.hit(label, score, query))
             .sort((x, y) => y.score - x.score || x.label - y.label)
             .slice(0, k);
     }
 
+    /** How one chunk scores for the query (found by other means, e.g. dense search); undefined for an unknown label. */
+    public scoreChunk(queryTerms: readonly string[], label: number): Bm25Hit | undefined {
+        if (!this.chunkTerms.has(label)) return undefined;
+        const query = this.prepare(queryTerms);
+        let score = 0;
+        for (const { posting, idf } of query.terms) {
+            const count = posting.get(label);
+            if (count != null) score += this.termScore(idf, count, label);
+        }
+        return this.hit(label, score, query);
+    }
+
     public toSnapshot(): Bm25Snapshot {
         return { k1: this.params.k1, b: this.params.b, chunks: [...this.chunkTerms] };
+    }
+
+    private prepare(queryTerms: readonly string[]): PreparedQuery {
+        const chunkCount = this.chunkTerms.size;
+        const terms: PreparedQuery["terms"] = [];
+        let fullMatchScore = 0;
+        for (const term of new Set(queryTerms)) {
+            const posting = this.postings.get(term);
+            const documentFrequency = posting?.size ?? 0;
+            // Lucene's IDF: never negative, even for a term in most chunks.
+            const idf = Math.log(1 + (chunkCount - documentFrequency + 0.5) / (documentFrequency + 0.5));
+            fullMatchScore += idf;
+            if (posting != null) terms.push({ posting, idf });
+        }
+        return { terms, fullMatchScore };
+    }
+
+    private termScore(idf: number, count: number, label: number): number {
+        const { k1, b } = this.params;
+        const averageLength = this.totalLength / this.chunkTerms.size;
+        return idf * count * (k1 + 1) / (count + k1 * (1 - b + b * this.lengths.get(label)! / averageLength));
+    }
+
+    private hit(label: number, score: number, query: PreparedQuery): Bm25Hit {
+        return { label, score, relevance: query.fullMatchScore > 0 ? Math.min(1, score / query.fullMatchScore) : 0 };
     }
 
     private addCounts(label: number, counts: [string, number][]): void {

@@ -1,20 +1,134 @@
+import type { Bm25Index } from "./bm25Index.js";
+import { dropNearDuplicates } from "./nearDuplicates.js";
+import { reciprocalRankFusion } from "./reciprocalRankFusion.js";
+import { tokenize } from "./tokenize.js";
 import type { ChunkRecord, HnswVectorStore } from "../store/hnswVectorStore.js";
+
+/**
+ * - `dense`: nearest chunks by the embedding's cosine similarity;
+ * - `bm25`: best chunks by BM25 over jieba words, no embedding needed;
+ * - `hybrid`: both lists fused by reciprocal rank.
+ */
+export type RetrievalMode = "dense" | "bm25" | "hybrid";
+
+export const retrievalModes: readonly RetrievalMode[] = ["dense", "bm25", "hybrid"];
+
+/** A chunk's scores, each where it was computed; higher is better in all of them. */
+export interface ChunkScores {
+    /** Cosine similarity of the question's and the chunk's embeddings, -1..1. */
+    dense?: number;
+    /** BM25 relevance, 0..1: about the IDF-weighted share of the question's words the chunk has (see `Bm25Hit`). */
+    lexical?: number;
+    /** Reciprocal-rank fusion of the dense and lexical ranks, 0..1 (1: first in both). */
+    fused?: number;
+    /** The reranker's relevance of the chunk to the question, 0..1. */
+    rerank?: number;
+}
 
 export interface RetrievedChunk {
     chunk: ChunkRecord;
-    /** Cosine similarity to the question, -1..1, higher is more similar. */
+    /**
+     * What the chunk was ranked by: `scores.rerank` with a reranker, else the mode's own score
+     * (dense: cosine -1..1; bm25: lexical 0..1; hybrid: fused 0..1).
+     */
     score: number;
+    scores: ChunkScores;
 }
 
-export interface RetrieveOptions {
+/** Scores documents for relevance to a query, 0..1, higher is more relevant (a cross-encoder). */
+export interface Reranker {
+    rank(query: string, documents: readonly string[]): Promise<number[]>;
+}
+
+export interface RetrievalSettings {
+    mode: RetrievalMode;
     topK: number;
-    /** Chunks scoring below this are not returned. */
+    /** Lowest cosine similarity that lets a chunk through in `dense` and `hybrid` modes. */
     scoreThreshold: number;
+    /** Lowest lexical relevance that lets a chunk through in `bm25` and `hybrid` modes. */
+    lexicalThreshold: number;
+    /** With a reranker: the lowest reranker score a chunk needs, in every mode; the other thresholds no longer apply. */
+    rerankThreshold: number;
+    /** Reciprocal-rank fusion's k; smaller favours the top of each list. */
+    rrfK: number;
+    /** Chunks taken from each ranked list before fusion, and handed to the reranker. */
+    candidates: number;
 }
 
-/** The question's `topK` nearest chunks that score at least `scoreThreshold`, best first. */
-export function retrieveChunks(store: HnswVectorStore, queryVector: readonly number[], options: RetrieveOptions): RetrievedChunk[] {
-    return store.searchChunks(queryVector, options.topK)
-        .filter(([, score]) => score >= options.scoreThreshold)
-        .map(([chunk, score]) => ({ chunk, score }));
+export interface RetrievalQuery {
+    text: string;
+    /** The question's embedding; needed by `dense` and `hybrid`. */
+    vector?: readonly number[];
+}
+
+export interface SearchableKnowledgeBase {
+    store: HnswVectorStore;
+    lexical: Bm25Index;
+}
+
+/**
+ * The question's best `topK` chunks that pass the threshold rule, best first, without near-duplicates:
+ * - `dense`: cosine ≥ `scoreThreshold`;
+ * - `bm25`: lexical relevance ≥ `lexicalThreshold`;
+ * - `hybrid`: either of the two. Fused scores rank but cannot judge relevance (the best-ranked
+ *   chunk always scores high), so each chunk is judged on its own dense and lexical scores, both
+ *   computed for every candidate of either list;
+ * - with a reranker, in any mode: reranker score ≥ `rerankThreshold`, over the mode's best
+ *   `candidates` chunks, reordered by it.
+ * When no chunk passes, the result is empty and the question is to be refused.
+ */
+export async function retrieveChunks(
+    knowledgeBase: SearchableKnowledgeBase, query: RetrievalQuery, settings: RetrievalSettings, reranker?: Reranker
+): Promise<RetrievedChunk[]> {
+    const candidateCount = Math.max(settings.candidates, settings.topK);
+    const ranked = rankCandidates(knowledgeBase, query, settings, candidateCount);
+    let passing: RetrievedChunk[];
+    if (reranker != null) {
+        const candidates = ranked.slice(0, candidateCount);
+        const rerankScores = await reranker.rank(query.text, candidates.map((item) => item.chunk.text));
+        passing = candidates
+            .map((item, i) => ({ ...item, score: rerankScores[i]!, scores: { ...item.scores, rerank: rerankScores[i]! } }))
+            .filter((item) => item.score >= settings.rerankThreshold)
+            .sort((x, y) => y.score - x.score);
+    } else {
+        passing = ranked.filter((item) => passesThreshold(item.scores, settings));
+    }
+    return dropNearDuplicates(passing, (item) => item.chunk.text).slice(0, settings.topK);
+}
+
+function passesThreshold(scores: ChunkScores, settings: RetrievalSettings): boolean {
+    const denseOk = scores.dense != null && scores.dense >= settings.scoreThreshold;
+    const lexicalOk = scores.lexical != null && scores.lexical >= settings.lexicalThreshold;
+    if (settings.mode === "dense") return denseOk;
+    if (settings.mode === "bm25") return lexicalOk;
+    return denseOk || lexicalOk;
+}
+
+/** Every candidate of the mode, best first, with its scores. */
+function rankCandidates(knowledgeBase: SearchableKnowledgeBase, query: RetrievalQuery, settings: RetrievalSettings, count: number): RetrievedChunk[] {
+    const { store, lexical } = knowledgeBase;
+    const vector = settings.mode === "bm25" ? undefined : requireVector(query);
+    const terms = settings.mode === "dense" ? [] : tokenize(query.text);
+    const denseHits = vector != null ? store.searchChunks(vector, count) : [];
+    const lexicalHits = settings.mode === "dense" ? [] : lexical.search(terms, count);
+
+    if (settings.mode === "dense") return denseHits.map(([chunk, dense]) => ({ chunk, score: dense, scores: { dense } }));
+    if (settings.mode === "bm25") {
+        return lexicalHits.map((hit) => ({ chunk: store.getChunk(hit.label)!, score: hit.relevance, scores: { lexical: hit.relevance } }));
+    }
+    const fused = reciprocalRankFusion([denseHits.map(([chunk]) => chunk.label), lexicalHits.map((hit) => hit.label)], settings.rrfK);
+    return fused.map(({ label, score }) => ({
+        chunk: store.getChunk(label)!,
+        score,
+        scores: {
+            dense: store.similarity(vector!, label)!,
+            lexical: lexical.scoreChunk(terms, label)!.relevance,
+            fused: score,
+        },
+    }));
+}
+
+function requireVector(query: RetrievalQuery): readonly number[] {
+    if (query.vector == null) throw new TypeError("Dense and hybrid retrieval need the question's embedding.");
+    return query.vector;
 }

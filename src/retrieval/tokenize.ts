@@ -1,29 +1,42 @@
 import { Jieba } from "@node-rs/jieba";
 import { dict } from "@node-rs/jieba/dict.js";
+import { stemmer } from "stemmer";
 
 // `new Jieba()` has an empty dictionary; the bundled one is loaded once, on first use (~0.2 s).
 let jieba: Jieba | undefined;
 
-/** Words too common to tell passages apart, in Chinese and English. */
+/**
+ * Names what `tokenize` does. Stored with every lexical index: an index whose terms were made by
+ * another version is rebuilt from its chunks' text when opened.
+ */
+export const TOKENIZER_VERSION = "jieba-search+porter-1";
+
+/**
+ * Words too common to tell passages apart, in Chinese and English, and question words: questions
+ * have them and passages seldom do, so they would only match passages by accident.
+ */
 const stopWords = new Set([
     "的", "了", "是", "在", "和", "与", "及", "或", "也", "就", "都", "而", "之", "其", "这", "那", "有", "为", "对", "等", "中", "上", "把", "被", "从", "以",
+    "什么", "哪", "哪些", "哪里", "哪个", "哪一", "哪年", "谁", "多少", "几", "怎么", "怎样", "如何", "为什么", "吗", "呢", "是否", "何时", "何", "请问",
     "a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "is", "are", "was", "were", "be", "been", "by", "with", "as", "it", "its",
-    "this", "that", "these", "those", "from", "what", "which", "who", "how", "do", "does", "did",
+    "this", "that", "these", "those", "from", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "do", "does", "did",
 ]);
 
 const hasLetterOrDigit = /[\p{L}\p{N}]/u;
+const latinWord = /^[a-z]+$/;
 
 /**
  * Terms for lexical search: jieba in search mode (which also emits the shorter words inside a long
  * one, so 中华人民共和国 matches 共和国), lower-cased, without punctuation and stop words. Latin
- * words and numbers come out whole.
+ * words are reduced to their Porter stem (invented, inventions → invent); numbers come out whole.
  */
 export function tokenize(text: string): string[] {
     jieba ??= Jieba.withDict(dict);
     const terms: string[] = [];
     for (const word of jieba.cutForSearch(text.normalize("NFKC").toLowerCase(), true)) {
         const term = word.trim();
-        if (term !== "" && hasLetterOrDigit.test(term) && !stopWords.has(term)) terms.push(term);
+        if (term === "" || !hasLetterOrDigit.test(term) || stopWords.has(term)) continue;
+        terms.push(latinWord.test(term) ? stemmer(term) : term);
     }
     return terms;
 }

@@ -5,7 +5,7 @@ const json = (schema: object) => ({ content: { "application/json": { schema } } 
 
 const source = {
     type: "object",
-    required: ["n", "documentId", "source", "name", "score", "text"],
+    required: ["n", "documentId", "source", "name", "score", "scores", "text"],
     properties: {
         n: { type: "integer", description: "number of the source in the prompt and in citations like [1]" },
         documentId: { type: "string" },
@@ -13,7 +13,17 @@ const source = {
         name: { type: "string", description: "file name to show" },
         page: { type: "integer" },
         headingPath: { type: "array", items: { type: "string" } },
-        score: { type: "number", description: "cosine similarity to the question, -1..1, higher is more similar" },
+        score: { type: "number", description: "what the chunk was ranked by, higher is better: the reranker's score (0..1) when one is configured, else cosine similarity (-1..1) in dense mode, BM25 relevance (0..1) in bm25 mode, the fused reciprocal-rank score (0..1) in hybrid mode" },
+        scores: {
+            type: "object",
+            description: "each score computed for the chunk",
+            properties: {
+                dense: { type: "number", description: "cosine similarity of the embeddings, -1..1" },
+                lexical: { type: "number", description: "BM25 relevance, 0..1: about the share of the question's words the chunk has" },
+                fused: { type: "number", description: "reciprocal-rank fusion of the two rankings, 0..1" },
+                rerank: { type: "number", description: "the reranker's relevance, 0..1" },
+            },
+        },
         text: { type: "string" },
     },
 };
@@ -57,7 +67,8 @@ export const openApiDocument = {
                         question: { type: "string", maxLength: 4000 },
                         kb: { type: "string" },
                         topK: { type: "integer", minimum: 1, maximum: 100 },
-                        scoreThreshold: { type: "number", minimum: -1, maximum: 1 },
+                        mode: { type: "string", enum: ["dense", "bm25", "hybrid"], description: "retrieval mode; default the configured one" },
+                        scoreThreshold: { type: "number", minimum: -1, maximum: 1, description: "lowest cosine similarity, for dense and hybrid modes" },
                         history: { type: "array", items: { type: "object", properties: { role: { enum: ["user", "assistant"] }, content: { type: "string" } } } },
                         stream: { type: "boolean" },
                     },
@@ -76,7 +87,7 @@ export const openApiDocument = {
                 summary: "upload documents (multipart field `files`, several files)",
                 parameters: [kbParam],
                 requestBody: { content: { "multipart/form-data": { schema: { type: "object", properties: { files: { type: "array", items: { type: "string", format: "binary" } } } } } } },
-                responses: { 200: { description: "{ files: [{ name, status: ingested|unchanged|failed, chunks, documentId?, reason? }] }" }, 400: error, 404: error, 413: error, 415: error },
+                responses: { 200: { description: "{ files: [{ name, status: ingested|unchanged|failed, chunks, documentId?, duplicateOf?, reason? }] }" }, 400: error, 404: error, 413: error, 415: error },
             },
         },
         "/kbs/{kb}/documents/{id}": {

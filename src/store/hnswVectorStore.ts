@@ -163,6 +163,21 @@ export class HnswVectorStore extends VectorStore {
         return neighbors.map((label, i) => [this.chunks.get(label)!, 1 - distances[i]!]);
     }
 
+    /** Cosine similarity of `query` to a stored chunk's vector, found by other means than this graph; undefined for an unknown label. */
+    public similarity(query: readonly number[], label: number): number | undefined {
+        if (!this.chunks.has(label)) return undefined;
+        const point = this.index.getPoint(label);
+        let dot = 0;
+        let queryNorm = 0;
+        let pointNorm = 0;
+        for (let i = 0; i < point.length; i++) {
+            dot += query[i]! * point[i]!;
+            queryNorm += query[i]! * query[i]!;
+            pointNorm += point[i]! * point[i]!;
+        }
+        return queryNorm === 0 || pointNorm === 0 ? 0 : dot / Math.sqrt(queryNorm * pointNorm);
+    }
+
     /** Writes the graph to `file`; the chunks are the caller's to save. */
     public async save(file: string): Promise<void> {
         await this.index.writeIndex(file);

@@ -4,6 +4,8 @@ import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import { CorruptKnowledgeBaseError, EmbedderMismatchError, YizhiError } from "../errors.js";
 import type { EmbedderIdentity } from "../models/llamaEmbeddings.js";
 import { fsyncPath, writeFileAtomic } from "./durableFiles.js";
+import { Bm25Index, type Bm25Snapshot } from "../retrieval/bm25Index.js";
+import { TOKENIZER_VERSION, tokenize } from "../retrieval/tokenize.js";
 import { HnswVectorStore, type ChunkRecord, type HnswParams, type NewChunk } from "./hnswVectorStore.js";
 import { acquireWriteLock, type WriteLock } from "./writeLock.js";
 
@@ -52,6 +54,11 @@ export interface KnowledgeBaseManifest {
     hnsw: { m: number; efConstruction: number };
 }
 
+/** The lexical index as saved: its terms are only valid for the tokenizer that made them. */
+interface LexicalSnapshot extends Bm25Snapshot {
+    tokenizer: string;
+}
+
 interface SnapshotRecords {
     generation: number;
     labelsIssued: number;
@@ -73,14 +80,17 @@ const MANIFEST = "kb.json";
 const CURRENT = "CURRENT";
 const indexFile = (generation: number) => `index-${generation}.hnsw`;
 const recordsFile = (generation: number) => `records-${generation}.json`;
-const generationFile = /^(?:index|records)-(\d+)\.(?:hnsw|json)$/;
+const lexicalFile = (generation: number) => `lexical-${generation}.json`;
+const generationFile = /^(?:index|records|lexical)-(\d+)\.(?:hnsw|json)$/;
 const temporaryFile = /\.\d+\.tmp$/;
 
 /**
- * A knowledge base on disk: its documents, their chunks, and the HNSW graph of the chunks' vectors.
+ * A knowledge base on disk: its documents, their chunks, the HNSW graph of the chunks' vectors and
+ * the BM25 index of their words.
  *
- * Changes are made in memory and become durable at `commit()`, which writes a new generation (graph
- * and records) beside the last one and then switches the `CURRENT` pointer with an atomic rename.
+ * Changes are made in memory and become durable at `commit()`, which writes a new generation (graph,
+ * lexical index and records) beside the last one and then switches the `CURRENT` pointer with an
+ * atomic rename.
  * A crash at any moment leaves the previous generation intact and current.
  */
 export class KnowledgeBase {
@@ -92,6 +102,8 @@ export class KnowledgeBase {
         public readonly dir: string,
         public readonly manifest: KnowledgeBaseManifest,
         public readonly store: HnswVectorStore,
+        /** BM25 over the same chunks, under the same labels. */
+        public readonly lexical: Bm25Index,
         documents: readonly DocumentRecord[],
         private generation: number,
         private readonly lock: WriteLock | undefined
@@ -112,7 +124,7 @@ export class KnowledgeBase {
             const generation = await readCurrentGeneration(name, dir);
             if (generation === 0) {
                 const store = HnswVectorStore.create(options.embeddings, manifest.embedder.dimension, hnsw);
-                return new KnowledgeBase(name, dir, manifest, store, [], 0, lock);
+                return new KnowledgeBase(name, dir, manifest, store, new Bm25Index(), [], 0, lock);
             }
             const records = await readRecords(name, dir, generation);
             const store = await HnswVectorStore.load(
@@ -121,8 +133,9 @@ export class KnowledgeBase {
             ).catch((error: unknown) => {
                 throw new CorruptKnowledgeBaseError(name, `its vector index ${indexFile(generation)} cannot be read.`, { cause: error });
             });
+            const lexical = await readLexicalIndex(dir, generation, records.chunks);
             if (lock != null) await removeGenerationsExcept(dir, [generation]);
-            return new KnowledgeBase(name, dir, manifest, store, records.documents, generation, lock);
+            return new KnowledgeBase(name, dir, manifest, store, lexical, records.documents, generation, lock);
         } catch (error) {
             await lock?.release();
             throw error;
@@ -179,7 +192,8 @@ export class KnowledgeBase {
         this.assertWritable();
         const previous = this.documentsById.get(document.id);
         const labels = this.store.addChunks(vectors, chunks.map((chunk) => ({ ...chunk, documentId: document.id, source: document.source })));
-        if (previous != null) this.store.deleteChunks(previous.labels);
+        labels.forEach((label, i) => this.lexical.add(label, tokenize(chunks[i]!.text)));
+        if (previous != null) this.deleteChunks(previous.labels);
         const record = { ...document, labels };
         this.documentsById.set(document.id, record);
         this.dirty = true;
@@ -200,7 +214,7 @@ export class KnowledgeBase {
         this.assertWritable();
         const document = this.documentsById.get(id);
         if (document == null) return false;
-        this.store.deleteChunks(document.labels);
+        this.deleteChunks(document.labels);
         this.documentsById.delete(id);
         this.dirty = true;
         return true;
@@ -214,6 +228,8 @@ export class KnowledgeBase {
         const indexPath = path.join(this.dir, indexFile(generation));
         await this.store.save(indexPath);
         await fsyncPath(indexPath);
+        const lexical: LexicalSnapshot = { tokenizer: TOKENIZER_VERSION, ...this.lexical.toSnapshot() };
+        await writeFileAtomic(path.join(this.dir, lexicalFile(generation)), JSON.stringify(lexical));
         const records: SnapshotRecords = {
             generation,
             labelsIssued: this.store.labelsIssued,
@@ -231,6 +247,11 @@ export class KnowledgeBase {
     /** Releases the write lock. Uncommitted changes are dropped. */
     public async close(): Promise<void> {
         await this.lock?.release();
+    }
+
+    private deleteChunks(labels: readonly number[]): void {
+        this.store.deleteChunks(labels);
+        for (const label of labels) this.lexical.remove(label);
     }
 
     private assertWritable(): void {
@@ -291,6 +312,23 @@ async function readRecords(name: string, dir: string, generation: number): Promi
     } catch (error) {
         throw new CorruptKnowledgeBaseError(name, `its records ${recordsFile(generation)} cannot be read.`, { cause: error });
     }
+}
+
+/**
+ * The generation's BM25 index. It is derived from the chunks' text, so one that is missing (the
+ * knowledge base predates lexical search), unreadable, or made by another tokenizer version is
+ * rebuilt from them; it is saved again at the next commit.
+ */
+async function readLexicalIndex(dir: string, generation: number, chunks: readonly ChunkRecord[]): Promise<Bm25Index> {
+    try {
+        const snapshot = JSON.parse(await fs.readFile(path.join(dir, lexicalFile(generation)), "utf8")) as LexicalSnapshot;
+        if (snapshot.tokenizer === TOKENIZER_VERSION) return Bm25Index.fromSnapshot(snapshot);
+    } catch {
+        // Rebuilt below.
+    }
+    const index = new Bm25Index();
+    for (const chunk of chunks) index.add(chunk.label, tokenize(chunk.text));
+    return index;
 }
 
 /**

@@ -8,7 +8,9 @@ import { printJson } from "../output.js";
 interface AskFlags {
     kb: string;
     topK?: number;
+    mode?: string;
     threshold?: number;
+    lexicalThreshold?: number;
     json?: boolean;
 }
 
@@ -18,10 +20,17 @@ export function registerAskCommand(program: Command): void {
         .argument("<question>", "the question")
         .requiredOption("--kb <name>", "knowledge base")
         .option("--top-k <n>", "chunks to retrieve ($YIZHI_TOP_K, default 5)", parseInteger)
-        .option("--threshold <score>", "lowest cosine similarity a chunk needs, -1..1 ($YIZHI_SCORE_THRESHOLD, default 0.5)", parseNumber)
+        .option("--mode <mode>", "retrieval: dense | bm25 | hybrid ($YIZHI_RETRIEVAL_MODE, default hybrid)")
+        .option("--threshold <score>", "lowest cosine similarity, -1..1, in dense and hybrid modes ($YIZHI_SCORE_THRESHOLD, default 0.5)", parseNumber)
+        .option("--lexical-threshold <score>", "lowest BM25 relevance, 0..1, in bm25 and hybrid modes ($YIZHI_LEXICAL_THRESHOLD, default 0.3)", parseNumber)
         .option("--json", "print the whole result as JSON")
         .action(async (question: string, flags: AskFlags, command: Command) => {
-            const { config } = configFromCommand(command, { topK: flags.topK, scoreThreshold: flags.threshold });
+            const { config } = configFromCommand(command, {
+                topK: flags.topK,
+                retrievalMode: flags.mode,
+                scoreThreshold: flags.threshold,
+                lexicalThreshold: flags.lexicalThreshold,
+            });
             const yizhi = new Yizhi(config);
             try {
                 const streaming = flags.json !== true;

@@ -1,16 +1,19 @@
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { pullModel } from "../../models/pullModels.js";
+import type { ModelRole } from "../../models/resolveModelPath.js";
 import { configFromCommand, parseNumber } from "../globalOptions.js";
 
 export function registerModelsCommand(program: Command): void {
     const models = program.command("models").description("get the configured models");
     models.command("pull")
-        .description("download the configured LLM and embedding models (hf: or https URIs) into the models folder")
+        .description("download the configured LLM, embedding and reranker models (hf: or https URIs) into the models folder")
         .option("--stall-timeout <seconds>", "give up when no data arrives for this long", parseNumber, 30)
         .action(async (flags: { stallTimeout: number }, command: Command) => {
             const { config } = configFromCommand(command);
-            for (const [model, role] of [[config.llmModel, "LLM"], [config.embeddingModel, "embedding"]] as const) {
+            const wanted: [string, ModelRole][] = [[config.llmModel, "LLM"], [config.embeddingModel, "embedding"]];
+            if (config.rerankerModel != null) wanted.push([config.rerankerModel, "reranker"]);
+            for (const [model, role] of wanted) {
                 const bar = process.stderr.isTTY
                     ? new cliProgress.SingleBar({ format: `${role} {bar} {percentage}% | {value}/{total} MB`, stream: process.stderr }, cliProgress.Presets.shades_classic)
                     : undefined;

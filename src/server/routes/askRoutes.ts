@@ -13,6 +13,7 @@ const askSchema = z.object({
     question: z.string().trim().min(1, "must not be empty").max(4_000),
     kb: z.string().min(1),
     topK: z.number().int().min(1).max(100).optional(),
+    mode: z.enum(["dense", "bm25", "hybrid"]).optional(),
     scoreThreshold: z.number().min(-1).max(1).optional(),
     history: z.array(chatTurnSchema).max(50).optional(),
     stream: z.boolean().optional(),
