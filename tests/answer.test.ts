@@ -65,6 +65,10 @@ describe("answering a question", () => {
         assert.ok(found.some((item) => item.chunk.label === target.label));
     });
 
+    it("will not embed an empty text (it would give a vector no index can search with)", async () => {
+        await assert.rejects(yizhi.runtime.embeddings.embedQuery(""), /Cannot embed an empty text/);
+    });
+
     it("refuses with the fixed text, and without loading or calling the LLM, when no chunk passes the threshold", async () => {
         const noLlm = new Yizhi(testConfig(temp.dir, { llmModel: path.join(temp.dir, "no-such-model.gguf") }));
         try {

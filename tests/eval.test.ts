@@ -39,6 +39,8 @@ const squad = {
                 context: "数据库每天凌晨备份一次，备份文件保留三十天后自动删除。",
                 qas: [
                     { id: "q3", question: "数据库备份文件保留多少天？", answers: [{ text: "三十天", answer_start: 18 }] },
+                    // Real files have these (CMRC 2018's trial set has two): left out and counted.
+                    { id: "empty", question: " ", answers: [{ text: "三十天", answer_start: 18 }] },
                     { id: "i1", question: "量子纠缠实验用什么光源？", answers: [], is_impossible: true },
                 ],
             },
@@ -94,6 +96,7 @@ describe("yizhi eval", () => {
         assert.equal(report.chunks, 3, "each short paragraph is one chunk");
         assert.equal(report.questions, 4);
         assert.equal(report.impossibleQuestions, 2);
+        assert.equal(report.skippedQuestions, 1);
         assert.equal(report["recall@1"], 3 / 4);
         assert.equal(report["recall@5"], 3 / 4, "q4's gold answer is in no chunk");
         assert.equal(report["recall@10"], undefined, "no recall beyond k");
@@ -120,7 +123,7 @@ describe("yizhi eval", () => {
 
         const table = await runCli(["eval", squadFile, "--mode", "bm25"], env);
         assert.equal(table.code, 0, table.stderr);
-        assert.match(table.stdout, /^squad: 4 answerable questions and 2 impossible ones, 3 passages in 3 chunks/);
+        assert.match(table.stdout, /^squad: 4 answerable questions and 2 impossible ones \(1 left out: empty or without a gold answer\), 3 passages in 3 chunks/);
         assert.match(table.stdout, /recall@1\s+75\.0 %/);
         assert.match(table.stdout, /impossible questions refused\s+50\.0 %/);
     });

@@ -17,6 +17,7 @@ interface AskBody {
     kb: string;
     stream?: boolean;
     topK?: number;
+    mode?: string;
     scoreThreshold?: number;
     history?: { role: string; content: string }[];
 }
@@ -77,11 +78,12 @@ async function waitForCount(locator: Locator, count: number): Promise<void> {
     assert.equal(await locator.count(), count);
 }
 
-async function setAdvanced(page: Page, settings: { topK: string; scoreThreshold: string }): Promise<void> {
+async function setAdvanced(page: Page, settings: { topK: string; scoreThreshold: string; mode?: string }): Promise<void> {
     const advanced = page.getByTestId("advanced");
     if ((await advanced.getAttribute("open")) == null) await advanced.locator("summary").click();
     await page.getByTestId("topk-input").fill(settings.topK);
     await page.getByTestId("threshold-input").fill(settings.scoreThreshold);
+    await page.getByTestId("mode-input").selectOption(settings.mode ?? "");
 }
 
 /** Asks through the page; resolves with the request body once the answer block has finished. */
@@ -172,11 +174,11 @@ describe("the web page", () => {
         const opened = await openPage(browser, server.url);
         const { page } = opened;
         await selectKb(page, "测试库");
-        await setAdvanced(page, { topK: "3", scoreThreshold: "-1" });
+        await setAdvanced(page, { topK: "3", scoreThreshold: "-1", mode: "hybrid" });
 
         const first = await ask(page, "大模型推理有哪些优化方法？");
         assert.equal(await first.answer.getAttribute("data-state"), "done");
-        assert.deepEqual(first.body, { question: "大模型推理有哪些优化方法？", kb: "测试库", history: [], topK: 3, scoreThreshold: -1, stream: true });
+        assert.deepEqual(first.body, { question: "大模型推理有哪些优化方法？", kb: "测试库", history: [], topK: 3, mode: "hybrid", scoreThreshold: -1, stream: true });
         assert.match(first.contentType, /^text\/event-stream/);
         const answerText = await first.answer.getByTestId("answer").innerText();
         assert.notEqual(answerText.trim(), "");
@@ -186,8 +188,9 @@ describe("the web page", () => {
         assert.notEqual((await cards.first().getByTestId("source-text").innerText()).trim(), "");
         await page.screenshot({ path: path.join(artifactsDir, "chat.png") });
 
-        await setAdvanced(page, { topK: "3", scoreThreshold: "1" });
+        await setAdvanced(page, { topK: "3", scoreThreshold: "1", mode: "dense" });
         const refused = await ask(page, "今天天气怎么样？");
+        assert.equal(refused.body.mode, "dense");
         assert.equal(await refused.answer.getAttribute("data-state"), "refused");
         assert.deepEqual(refused.body.history, [
             { role: "user", content: "大模型推理有哪些优化方法？" },
@@ -267,7 +270,7 @@ describe("the web page", () => {
 
         await page.reload();
         assert.equal(await page.getByTestId("ask-button").innerText(), "Send");
-        await setAdvanced(page, { topK: "3", scoreThreshold: "1" });
+        await setAdvanced(page, { topK: "3", scoreThreshold: "1", mode: "dense" });
         const { answer } = await ask(page, "What is the weather like?");
         assert.equal(await answer.getByTestId("refusal-label").innerText(), "No relevant information found");
         await page.screenshot({ path: path.join(artifactsDir, "english.png") });

@@ -47,13 +47,15 @@ function setStreaming(streaming) {
     updateAskButton();
 }
 
-/** @returns {Record<string, number>} topK and scoreThreshold when set in the advanced settings */
+/** @returns {Record<string, number | string>} topK, mode and scoreThreshold when set in the advanced settings */
 function advancedSettings() {
-    /** @type {Record<string, number>} */
+    /** @type {Record<string, number | string>} */
     const settings = {};
     const topK = /** @type {HTMLInputElement} */ (byId("topk-input")).value;
+    const mode = /** @type {HTMLSelectElement} */ (byId("mode-input")).value;
     const threshold = /** @type {HTMLInputElement} */ (byId("threshold-input")).value;
     if (topK !== "") settings.topK = Number(topK);
+    if (mode !== "") settings.mode = mode;
     if (threshold !== "") settings.scoreThreshold = Number(threshold);
     return settings;
 }

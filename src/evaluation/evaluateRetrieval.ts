@@ -35,6 +35,8 @@ export interface EvalReport {
     chunks: number;
     /** Answerable questions, the ones recall and MRR are computed over. */
     questions: number;
+    /** Questions of the file left out (empty, or answerable without a gold answer). */
+    skippedQuestions: number;
     /** Share of answerable questions with a hit within the first r chunks (r ≤ k). */
     "recall@1"?: number;
     "recall@3"?: number;
@@ -61,6 +63,8 @@ export interface EvaluateOptions {
     k?: number;
     /** Also generate each answer with the LLM and check it for a gold answer. */
     answers?: boolean;
+    /** Settings that replace the configured ones (thresholds, RRF k, candidates), e.g. for a sweep. */
+    overrides?: Partial<Omit<RetrievalSettings, "mode" | "topK">>;
     onProgress?: (progress: EvalProgress) => void;
 }
 
@@ -106,9 +110,9 @@ export async function buildEvalIndex(yizhi: Yizhi, kbName: string, set: EvalSet,
  */
 export async function evaluateRetrieval(yizhi: Yizhi, index: EvalIndex, set: EvalSet, options: EvaluateOptions): Promise<EvalReport> {
     const k = options.k ?? 10;
-    const config = yizhi.config;
+    const { config } = yizhi;
     const reranker = await yizhi.runtime.getReranker();
-    const configured = retrievalSettings(config, options.mode, k);
+    const configured = { ...retrievalSettings(config, options.mode, k), ...options.overrides };
     const unfiltered: RetrievalSettings = { ...configured, scoreThreshold: -1, lexicalThreshold: 0, rerankThreshold: 0 };
     const mrrDepth = Math.min(10, k);
 
@@ -136,7 +140,7 @@ export async function evaluateRetrieval(yizhi: Yizhi, index: EvalIndex, set: Eva
         const rank = ranked.findIndex((item) => isHit(item, question, index, set.format)) + 1;
         if (rank > 0) hitsAtRank.push(rank);
         if (rank > 0 && rank <= mrrDepth) reciprocalRanks += 1 / rank;
-        if (ranked.slice(0, 5).some((item) => question.answers.some((answer) => contains(item.chunk.text, answer)))) answerInTop5++;
+        if (ranked.slice(0, 5).some((item) => containsAnswer(item.chunk.text, question.answers))) answerInTop5++;
     }
     options.onProgress?.({ phase: "questions", done: set.questions.length, total: set.questions.length });
 
@@ -149,6 +153,7 @@ export async function evaluateRetrieval(yizhi: Yizhi, index: EvalIndex, set: Eva
         passages: set.passages.length,
         chunks: index.chunks,
         questions: answerable.length,
+        skippedQuestions: set.skippedQuestions,
         "mrr@10": share(reciprocalRanks, answerable.length),
         impossibleQuestions: impossible.length,
         refusedAnswerable: share(refusedAnswerable, answerable.length),
@@ -189,14 +194,17 @@ async function queryVector(yizhi: Yizhi, index: EvalIndex, question: EvalQuestio
 function isHit(item: RetrievedChunk, question: EvalQuestion, index: EvalIndex, format: EvalSet["format"]): boolean {
     const passages = index.passagesOfDocument.get(item.chunk.documentId);
     if (passages == null || !question.goldPassageIds.some((id) => passages.has(id))) return false;
-    return format === "rgb" || question.answers.some((answer) => contains(item.chunk.text, answer));
+    return format === "rgb" || containsAnswer(item.chunk.text, question.answers);
 }
 
-/** Whether `text` contains `answer`, both normalised as ingest normalises text, ignoring white space. */
-function contains(text: string, answer: string): boolean {
+/** Whether `text` contains one of `answers`, all normalised as ingest normalises text, ignoring white space and case. */
+export function containsAnswer(text: string, answers: readonly string[]): boolean {
     const squeeze = (value: string) => normalizeText(value).replace(/\s+/gu, "").toLowerCase();
-    const needle = squeeze(answer);
-    return needle !== "" && squeeze(text).includes(needle);
+    const haystack = squeeze(text);
+    return answers.some((answer) => {
+        const needle = squeeze(answer);
+        return needle !== "" && haystack.includes(needle);
+    });
 }
 
 async function countGoldAnswers(yizhi: Yizhi, index: EvalIndex, questions: readonly EvalQuestion[], options: EvaluateOptions): Promise<number> {
@@ -204,7 +212,7 @@ async function countGoldAnswers(yizhi: Yizhi, index: EvalIndex, questions: reado
     for (const [i, question] of questions.entries()) {
         options.onProgress?.({ phase: "answers", done: i, total: questions.length });
         const result = await yizhi.answerFrom(index.knowledgeBase, { question: question.question, mode: options.mode });
-        if (question.answers.some((answer) => contains(result.answer, answer))) count++;
+        if (containsAnswer(result.answer, question.answers)) count++;
     }
     options.onProgress?.({ phase: "answers", done: questions.length, total: questions.length });
     return count;

@@ -25,6 +25,8 @@ export interface EvalSet {
     format: EvalFormat;
     passages: EvalPassage[];
     questions: EvalQuestion[];
+    /** Questions left out: empty, or (when answerable) without a gold answer or passage. */
+    skippedQuestions: number;
 }
 
 /** An evaluation file that cannot be read as the format it was given as. */
@@ -88,6 +90,7 @@ function parseSquad(file: string, text: string): EvalSet {
     if (!parsed.success) throw new EvalFileError(file, `is not in SQuAD format: ${describeIssues(parsed.error)}`);
     const passages: EvalPassage[] = [];
     const questions: EvalQuestion[] = [];
+    let skippedQuestions = 0;
     for (const article of parsed.data.data) {
         for (const paragraph of article.paragraphs) {
             const passageId = `p${passages.length}`;
@@ -95,12 +98,15 @@ function parseSquad(file: string, text: string): EvalSet {
             for (const qa of paragraph.qas) {
                 const impossible = qa.is_impossible === true;
                 const answers = unique(qa.answers.map((answer) => answer.text).filter((answer) => answer.trim() !== ""));
-                if (!impossible && answers.length === 0) continue;
+                if (qa.question.trim() === "" || (!impossible && answers.length === 0)) {
+                    skippedQuestions++;
+                    continue;
+                }
                 questions.push({ id: String(qa.id ?? `q${questions.length}`), question: qa.question, goldPassageIds: [passageId], answers, impossible });
             }
         }
     }
-    return requireContent(file, { format: "squad", passages, questions });
+    return requireContent(file, { format: "squad", passages, questions, skippedQuestions });
 }
 
 function parseRgb(file: string, text: string): EvalSet {
@@ -111,6 +117,7 @@ function parseRgb(file: string, text: string): EvalSet {
         return id;
     };
     const questions: EvalQuestion[] = [];
+    let skippedQuestions = 0;
     for (const [i, line] of text.split(/\r?\n/).entries()) {
         if (line.trim() === "") continue;
         let json: unknown;
@@ -124,7 +131,10 @@ function parseRgb(file: string, text: string): EvalSet {
         const record = parsed.data;
         const goldPassageIds = unique(record.positive.filter((passage) => passage.trim() !== "").map(passageId));
         for (const passage of record.negative) if (passage.trim() !== "") passageId(passage);
-        if (goldPassageIds.length === 0) continue;
+        if (goldPassageIds.length === 0 || record.query.trim() === "") {
+            skippedQuestions++;
+            continue;
+        }
         questions.push({
             id: String(record.id ?? `q${questions.length}`),
             question: record.query,
@@ -134,7 +144,7 @@ function parseRgb(file: string, text: string): EvalSet {
         });
     }
     const passages = [...passageIds].map(([passage, id]) => ({ id, text: passage }));
-    return requireContent(file, { format: "rgb", passages, questions });
+    return requireContent(file, { format: "rgb", passages, questions, skippedQuestions });
 }
 
 function requireContent(file: string, set: EvalSet): EvalSet {

@@ -44,6 +44,8 @@ export class LlamaEmbeddings extends Embeddings {
         this.loaded ??= this.load();
         const { model, context, contextSize } = await this.loaded;
         let tokens: Token[] = model.tokenize(text);
+        // An empty input gives an empty vector, which no index can search with.
+        if (tokens.length === 0) throw new RangeError("Cannot embed an empty text.");
         // node-llama-cpp refuses an input (with its BOS/EOS) that fills the whole context.
         const room = contextSize - 1 - (context.calculateInputLength(tokens) - tokens.length);
         if (tokens.length > room) {

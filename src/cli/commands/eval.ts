@@ -103,7 +103,8 @@ function formatTable(reports: readonly EvalReport[]): string {
     const widths = cells[0]!.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)));
     const lines = cells.map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  "));
     const header = `${first.format}: ${first.questions} answerable questions` +
-        `${first.impossibleQuestions > 0 ? ` and ${first.impossibleQuestions} impossible ones` : ""}, ` +
+        `${first.impossibleQuestions > 0 ? ` and ${first.impossibleQuestions} impossible ones` : ""}` +
+        `${first.skippedQuestions > 0 ? ` (${first.skippedQuestions} left out: empty or without a gold answer)` : ""}, ` +
         `${first.passages} passages in ${first.chunks} chunks (indexed in ${(first.timings.indexingMs / 1000).toFixed(1)} s), k = ${first.k}`;
     return `${header}\n\n${lines.join("\n")}\n`;
 }
