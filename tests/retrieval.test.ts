@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { YizhiError } from "../src/errors.js";
+import { KnowledgeBaseRetriever } from "../src/retrieval/knowledgeBaseRetriever.js";
 import { dropNearDuplicates } from "../src/retrieval/nearDuplicates.js";
 import { retrieveChunks, type Reranker, type RetrievalSettings, type RetrievedChunk } from "../src/retrieval/retrieveChunks.js";
 import { tokenize } from "../src/retrieval/tokenize.js";
@@ -145,6 +146,20 @@ describe("retrieval modes and their threshold rules", () => {
         assert.ok(found[0]!.chunk.text.includes("病假"));
         const none = await retrieve("员工休假规定", { mode: "hybrid", scoreThreshold: -1, lexicalThreshold: 0, rerankThreshold: 0.95 }, fakeKeywordReranker);
         assert.deepEqual(none, []);
+    });
+
+    it("serves LangChain.js chains as a BaseRetriever: the same chunks, with their scores in the metadata", async () => {
+        const retriever = new KnowledgeBaseRetriever({ knowledgeBase: kb, embeddings: yizhi.runtime.embeddings, settings: { ...base, topK: 3 } });
+        const question = "数据库备份保留多久？";
+        const documents = await retriever.invoke(question);
+        const direct = await retrieve(question, { topK: 3 });
+        assert.ok(documents.length > 0);
+        assert.deepEqual(documents.map((document) => Number(document.id)), labels(direct));
+        assert.deepEqual(documents.map((document) => document.metadata.score), direct.map((item) => item.score));
+        assert.equal(documents[0]!.pageContent, direct[0]!.chunk.text);
+        assert.equal(documents[0]!.metadata.source, direct[0]!.chunk.source);
+        const refusing = new KnowledgeBaseRetriever({ knowledgeBase: kb, embeddings: yizhi.runtime.embeddings, settings: { ...base, scoreThreshold: 1 } });
+        assert.deepEqual(await refusing.invoke("量子纠缠实验的原理"), []);
     });
 
     it("says clearly when the configured reranker model cannot rank", async () => {

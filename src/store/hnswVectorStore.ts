@@ -191,16 +191,17 @@ export class HnswVectorStore extends VectorStore {
     }
 }
 
+/** A chunk's metadata as LangChain `Document`s carry it. */
+export function chunkMetadata(chunk: ChunkRecord): ChunkMetadata {
+    return {
+        documentId: chunk.documentId,
+        source: chunk.source,
+        chunkIndex: chunk.index,
+        ...(chunk.page != null ? { page: chunk.page } : {}),
+        ...(chunk.headingPath != null ? { headingPath: chunk.headingPath } : {}),
+    };
+}
+
 function toDocument(chunk: ChunkRecord): Document<ChunkMetadata> {
-    return new Document<ChunkMetadata>({
-        id: String(chunk.label),
-        pageContent: chunk.text,
-        metadata: {
-            documentId: chunk.documentId,
-            source: chunk.source,
-            chunkIndex: chunk.index,
-            ...(chunk.page != null ? { page: chunk.page } : {}),
-            ...(chunk.headingPath != null ? { headingPath: chunk.headingPath } : {}),
-        },
-    });
+    return new Document<ChunkMetadata>({ id: String(chunk.label), pageContent: chunk.text, metadata: chunkMetadata(chunk) });
 }

@@ -1,0 +1,43 @@
+import { Document } from "@langchain/core/documents";
+import type { EmbeddingsInterface } from "@langchain/core/embeddings";
+import { BaseRetriever } from "@langchain/core/retrievers";
+import { chunkMetadata, type ChunkMetadata } from "../store/hnswVectorStore.js";
+import { retrieveChunks, type ChunkScores, type Reranker, type RetrievalSettings, type SearchableKnowledgeBase } from "./retrieveChunks.js";
+
+/** Metadata of the documents the retriever returns: the chunk's, and its scores. */
+export interface RetrievedMetadata extends ChunkMetadata {
+    score: number;
+    scores: ChunkScores;
+}
+
+export interface KnowledgeBaseRetrieverOptions {
+    knowledgeBase: SearchableKnowledgeBase;
+    /** Embeds the question for `dense` and `hybrid` modes. */
+    embeddings: EmbeddingsInterface;
+    settings: RetrievalSettings;
+    reranker?: Reranker;
+}
+
+/**
+ * Yizhi's retrieval as a LangChain `BaseRetriever`, for use in a LangChain.js chain: the chunks
+ * that pass the threshold rule of the configured mode, best first (none when the question should
+ * be refused).
+ */
+export class KnowledgeBaseRetriever extends BaseRetriever<RetrievedMetadata> {
+    public lc_namespace = ["yizhi", "retrievers"];
+
+    public constructor(private readonly options: KnowledgeBaseRetrieverOptions) {
+        super();
+    }
+
+    public override async _getRelevantDocuments(query: string): Promise<Document<RetrievedMetadata>[]> {
+        const { knowledgeBase, embeddings, settings, reranker } = this.options;
+        const vector = settings.mode === "bm25" ? undefined : await embeddings.embedQuery(query);
+        const retrieved = await retrieveChunks(knowledgeBase, { text: query, ...(vector != null ? { vector } : {}) }, settings, reranker);
+        return retrieved.map(({ chunk, score, scores }) => new Document<RetrievedMetadata>({
+            id: String(chunk.label),
+            pageContent: chunk.text,
+            metadata: { ...chunkMetadata(chunk), score, scores },
+        }));
+    }
+}
