@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { Bm25Index } from "../src/retrieval/bm25Index.js";
 import { reciprocalRankFusion } from "../src/retrieval/reciprocalRankFusion.js";
 import { tokenize } from "../src/retrieval/tokenize.js";
-import { fixture } from "./helpers.js";
+import { fixture, mulberry32 } from "./helpers.js";
 
 const close = (actual: number, expected: number) => assert.ok(Math.abs(actual - expected) < 1e-9, `${actual} ≠ ${expected}`);
 
@@ -120,14 +120,28 @@ describe("Bm25Index", () => {
         assert.deepEqual(index.search(["zebra"], 10), []);
     });
 
-    it("scores a given chunk exactly as search does", () => {
+    it("scores given chunks exactly as search does", () => {
         const index = new Bm25Index();
         index.add(1, ["cat", "sat", "mat"]);
         index.add(2, ["dog", "sat", "log", "dog"]);
         const hits = index.search(["dog", "sat"], 10);
-        for (const hit of hits) assert.deepEqual(index.scoreChunk(["dog", "sat"], hit.label), hit);
-        assert.deepEqual(index.scoreChunk(["zebra"], 1), { label: 1, score: 0, relevance: 0 });
-        assert.equal(index.scoreChunk(["dog"], 99), undefined);
+        assert.deepEqual(index.scoreChunks(["dog", "sat"], hits.map((hit) => hit.label)), hits);
+        assert.deepEqual(index.scoreChunks(["zebra"], [1]), [{ label: 1, score: 0, relevance: 0 }]);
+        assert.deepEqual(index.scoreChunks(["dog"], [99, 2]).map((hit) => hit.label), [2], "unknown labels are left out");
+    });
+
+    it("returns the k best of many matching chunks in order, ties by label, as a full sort would", () => {
+        const index = new Bm25Index();
+        const random = mulberry32(7);
+        const words = ["年", "国家", "帝国", "铁路", "港口", "河流", "山脉", "城市"];
+        for (let label = 0; label < 3000; label++) {
+            index.add(label, Array.from({ length: 5 + Math.floor(random() * 30) }, () => words[Math.floor(random() * words.length)]!));
+        }
+        const query = ["年", "国家", "港口"];
+        const all = index.search(query, 5000);
+        const sorted = [...all].sort((x, y) => y.score - x.score || x.label - y.label);
+        assert.deepEqual(all, sorted);
+        for (const k of [1, 7, 20, 100]) assert.deepEqual(index.search(query, k), sorted.slice(0, k));
     });
 
     it("round-trips through its snapshot with identical results", async () => {

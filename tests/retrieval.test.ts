@@ -88,7 +88,7 @@ describe("retrieval modes and their threshold rules", () => {
             // Both scores are computed for every candidate, whichever list found it.
             const chunkVector = await yizhi.runtime.embeddings.embedQuery(item.chunk.text);
             assert.ok(Math.abs(item.scores.dense! - cosine(vector, chunkVector)) < 1e-4);
-            assert.equal(item.scores.lexical, kb.lexical.scoreChunk(terms, item.chunk.label)!.relevance);
+            assert.equal(item.scores.lexical, kb.lexical.scoreChunks(terms, [item.chunk.label])[0]!.relevance);
         }
         const dense = all.map((item) => item.scores.dense!).sort((x, y) => y - x);
         for (const [scoreThreshold, lexicalThreshold] of [[dense[1]!, 0.5], [1, 0.5], [dense[0]!, 1], [-1, 1]] as const) {

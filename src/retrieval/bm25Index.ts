@@ -82,21 +82,20 @@ export class Bm25Index {
         for (const { posting, idf } of query.terms) {
             for (const [label, count] of posting) scores.set(label, (scores.get(label) ?? 0) + this.termScore(idf, count, label));
         }
-        return [...scores].map(([label, score]) => this.hit(label, score, query))
-            .sort((x, y) => y.score - x.score || x.label - y.label)
-            .slice(0, k);
+        return bestK(scores, k).map(([label, score]) => this.hit(label, score, query));
     }
 
-    /** How one chunk scores for the query (found by other means, e.g. dense search); undefined for an unknown label. */
-    public scoreChunk(queryTerms: readonly string[], label: number): Bm25Hit | undefined {
-        if (!this.chunkTerms.has(label)) return undefined;
+    /** How given chunks (found by other means, e.g. dense search) score for the query; unknown labels are left out. */
+    public scoreChunks(queryTerms: readonly string[], labels: readonly number[]): Bm25Hit[] {
         const query = this.prepare(queryTerms);
-        let score = 0;
-        for (const { posting, idf } of query.terms) {
-            const count = posting.get(label);
-            if (count != null) score += this.termScore(idf, count, label);
-        }
-        return this.hit(label, score, query);
+        return labels.filter((label) => this.chunkTerms.has(label)).map((label) => {
+            let score = 0;
+            for (const { posting, idf } of query.terms) {
+                const count = posting.get(label);
+                if (count != null) score += this.termScore(idf, count, label);
+            }
+            return this.hit(label, score, query);
+        });
     }
 
     public toSnapshot(): Bm25Snapshot {
@@ -141,4 +140,41 @@ export class Bm25Index {
         this.lengths.set(label, length);
         this.totalLength += length;
     }
+}
+
+/**
+ * The k highest-scoring entries, best first (ties: lower label first), through a bounded min-heap:
+ * a common word can put most chunks in `scores`, and sorting them all dominated search time.
+ */
+function bestK(scores: ReadonlyMap<number, number>, k: number): [label: number, score: number][] {
+    const heap: [number, number][] = [];
+    // "Worse" puts the lower score, or at equal scores the higher label, nearer the root.
+    const worse = (a: [number, number], b: [number, number]) => a[1] < b[1] || (a[1] === b[1] && a[0] > b[0]);
+    const siftDown = (from: number) => {
+        for (let i = from; ;) {
+            const left = 2 * i + 1;
+            const right = left + 1;
+            let smallest = i;
+            if (left < heap.length && worse(heap[left]!, heap[smallest]!)) smallest = left;
+            if (right < heap.length && worse(heap[right]!, heap[smallest]!)) smallest = right;
+            if (smallest === i) return;
+            [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
+            i = smallest;
+        }
+    };
+    for (const entry of scores) {
+        if (heap.length < k) {
+            heap.push(entry);
+            for (let i = heap.length - 1; i > 0;) {
+                const parent = (i - 1) >> 1;
+                if (!worse(heap[i]!, heap[parent]!)) break;
+                [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+                i = parent;
+            }
+        } else if (worse(heap[0]!, entry)) {
+            heap[0] = entry;
+            siftDown(0);
+        }
+    }
+    return heap.sort((x, y) => y[1] - x[1] || x[0] - y[0]);
 }

@@ -6,11 +6,12 @@ export const NEAR_DUPLICATE_SIMILARITY = 0.8;
  * one). Near-duplicates are chunks of two versions of one document, or boilerplate repeated across
  * documents: showing both to the model wastes its context on one passage. Texts are compared by
  * their sets of character trigrams, ignoring white space, which works the same for Chinese and
- * English.
+ * English. Stops once `limit` items are kept.
  */
-export function dropNearDuplicates<T>(items: readonly T[], textOf: (item: T) => string, similarity = NEAR_DUPLICATE_SIMILARITY): T[] {
+export function dropNearDuplicates<T>(items: readonly T[], textOf: (item: T) => string, limit = Infinity, similarity = NEAR_DUPLICATE_SIMILARITY): T[] {
     const kept: { item: T; shingles: Set<string> }[] = [];
     for (const item of items) {
+        if (kept.length >= limit) break;
         const shingles = trigrams(textOf(item));
         if (kept.some((other) => jaccard(shingles, other.shingles) >= similarity)) continue;
         kept.push({ item, shingles });

@@ -93,7 +93,7 @@ export async function retrieveChunks(
     } else {
         passing = ranked.filter((item) => passesThreshold(item.scores, settings));
     }
-    return dropNearDuplicates(passing, (item) => item.chunk.text).slice(0, settings.topK);
+    return dropNearDuplicates(passing, (item) => item.chunk.text, settings.topK);
 }
 
 function passesThreshold(scores: ChunkScores, settings: RetrievalSettings): boolean {
@@ -117,14 +117,16 @@ function rankCandidates(knowledgeBase: SearchableKnowledgeBase, query: Retrieval
         return lexicalHits.map((hit) => ({ chunk: store.getChunk(hit.label)!, score: hit.relevance, scores: { lexical: hit.relevance } }));
     }
     const fused = reciprocalRankFusion([denseHits.map(([chunk]) => chunk.label), lexicalHits.map((hit) => hit.label)], settings.rrfK);
+    // Each list scored its own hits; the other score is computed only for chunks it did not find.
+    const dense = new Map(denseHits.map(([chunk, score]) => [chunk.label, score]));
+    const relevance = new Map(lexicalHits.map((hit) => [hit.label, hit.relevance]));
+    for (const { label } of fused) if (!dense.has(label)) dense.set(label, store.similarity(vector!, label)!);
+    const unscoredByLexical = fused.map(({ label }) => label).filter((label) => !relevance.has(label));
+    for (const hit of lexical.scoreChunks(terms, unscoredByLexical)) relevance.set(hit.label, hit.relevance);
     return fused.map(({ label, score }) => ({
         chunk: store.getChunk(label)!,
         score,
-        scores: {
-            dense: store.similarity(vector!, label)!,
-            lexical: lexical.scoreChunk(terms, label)!.relevance,
-            fused: score,
-        },
+        scores: { dense: dense.get(label)!, lexical: relevance.get(label)!, fused: score },
     }));
 }
 
