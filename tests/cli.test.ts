@@ -109,7 +109,9 @@ describe("the yizhi command", () => {
         const cases: [string[], RegExp][] = [
             [["ingest", docs, "--kb", "../escape"], /"\.\.\/escape" is not a valid knowledge-base name/],
             [["ask", "问题", "--kb", "no-such-kb"], /Knowledge base "no-such-kb" does not exist/],
-            [["ask", "问题", "--kb", "团队文档", "--threshold", "high"], /"high" is not a number/],
+            [["ask", "问题", "--kb", "团队文档", "--threshold", "high"], /option '--threshold <score>' argument 'high' is invalid\. Not a number\./],
+            [["ask", "问题", "--kb", "团队文档", "--top-k", "2.5"], /option '--top-k <n>' argument '2\.5' is invalid\. Not a whole number\./],
+            [["ask", "问题", "--kb", "团队文档", "--mode", "sideways"], /retrievalMode/],
             [["ask", "", "--kb", "团队文档"], /The question is empty/],
             [["docs", "delete", "0123456789abcdef", "--kb", "团队文档"], /has no document with id "0123456789abcdef"/],
             [["ingest", path.join(temp.dir, "nowhere"), "--kb", "团队文档", "--json"], /No such file or folder/],
@@ -118,6 +120,7 @@ describe("the yizhi command", () => {
             const result = await runCli(args, env);
             assert.notEqual(result.code, 0, args.join(" "));
             assert.match(result.stderr + result.stdout, message, args.join(" "));
+            assert.doesNotMatch(result.stderr, /\n\s+at /, `no stack trace for ${args.join(" ")}`);
         }
         assert.deepEqual(await fs.readdir(storage), before);
         assert.ok(!(await fs.readdir(temp.dir)).includes("escape"));

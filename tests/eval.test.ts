@@ -175,6 +175,10 @@ describe("yizhi eval", () => {
         assert.match(rgb.stderr, /bad\.jsonl: line 2 is not an RGB record/);
         assert.equal((JSON.parse(rgb.stdout) as { error: { code: string } }).error.code, "invalid_eval_file");
 
+        const badK = await runCli(["eval", squadFile, "--k", "0"], env);
+        assert.equal(badK.code, 1);
+        assert.match(badK.stderr, /option '--k <n>' argument '0' is invalid\. Must be from 1 to 100\./);
+
         const badMode = await runCli(["eval", squadFile, "--mode", "sideways"], env);
         assert.notEqual(badMode.code, 0);
         assert.match(badMode.stderr, /sideways.*Allowed choices are dense, bm25, hybrid, all/s);

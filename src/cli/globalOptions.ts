@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { loadConfig, type LoadedConfig } from "../config/loadConfig.js";
 import type { ConfigKey } from "../config/schema.js";
 
@@ -16,15 +16,25 @@ export function addGlobalOptions(program: Command): Command {
         .option("--context-size <tokens>", "answering model context size ($YIZHI_CONTEXT_SIZE, default 4096)", parseInteger);
 }
 
+// Option parsers throw commander's InvalidArgumentError, which it reports as a usage error naming the option.
 export function parseInteger(value: string): number {
     const parsed = Number(value);
-    if (!Number.isInteger(parsed)) throw new Error(`"${value}" is not a whole number`);
+    if (value.trim() === "" || !Number.isInteger(parsed)) throw new InvalidArgumentError("Not a whole number.");
     return parsed;
+}
+
+/** A parser for whole numbers from `min` to `max`. */
+export function integerBetween(min: number, max: number): (value: string) => number {
+    return (value) => {
+        const parsed = parseInteger(value);
+        if (parsed < min || parsed > max) throw new InvalidArgumentError(`Must be from ${min} to ${max}.`);
+        return parsed;
+    };
 }
 
 export function parseNumber(value: string): number {
     const parsed = Number(value);
-    if (!Number.isFinite(parsed)) throw new Error(`"${value}" is not a number`);
+    if (value.trim() === "" || !Number.isFinite(parsed)) throw new InvalidArgumentError("Not a number.");
     return parsed;
 }
 

@@ -7,7 +7,7 @@ import { buildEvalIndex, evaluateRetrieval, RECALL_RANKS, type EvalProgress, typ
 import { guessEvalFormat, readEvalFile, type EvalFormat } from "../../evaluation/readEvalFile.js";
 import { retrievalModes, type RetrievalMode } from "../../retrieval/retrieveChunks.js";
 import { Yizhi } from "../../yizhi.js";
-import { configFromCommand, parseInteger } from "../globalOptions.js";
+import { configFromCommand, integerBetween, parseInteger } from "../globalOptions.js";
 import { printJson } from "../output.js";
 
 interface EvalFlags {
@@ -27,17 +27,16 @@ export function registerEvalCommand(program: Command): void {
         .argument("<file>", "the question set")
         .addOption(new Option("--format <format>", "squad or rgb (default: rgb for .jsonl, squad otherwise)").choices(["squad", "rgb"]))
         .addOption(new Option("--mode <mode>", "retrieval mode, or all three side by side ($YIZHI_RETRIEVAL_MODE)").choices([...retrievalModes, "all"]))
-        .option("--k <n>", "chunks retrieved per question", parseInteger, 10)
+        .option("--k <n>", "chunks retrieved per question, 1 to 100", integerBetween(1, 100), 10)
         .option("--answers", "also have the LLM answer each question and check for a gold answer (slow)")
-        .option("--limit <n>", "only the first n questions", parseInteger)
+        .option("--limit <n>", "only the first n questions", integerBetween(1, Number.MAX_SAFE_INTEGER))
         .option("--chunk-size <chars>", "chunk size in characters ($YIZHI_CHUNK_SIZE)", parseInteger)
         .option("--chunk-overlap <chars>", "chunk overlap in characters ($YIZHI_CHUNK_OVERLAP)", parseInteger)
         .option("--json", "print the results as JSON")
         .action(async (file: string, flags: EvalFlags, command: Command) => {
-            if (flags.k < 1 || flags.k > 100) throw new Error(`--k must be between 1 and 100, not ${flags.k}`);
             const loaded = configFromCommand(command, { chunkSize: flags.chunkSize, chunkOverlap: flags.chunkOverlap });
             const set = await readEvalFile(file, flags.format ?? guessEvalFormat(file));
-            if (flags.limit != null) set.questions = set.questions.slice(0, Math.max(1, flags.limit));
+            if (flags.limit != null) set.questions = set.questions.slice(0, flags.limit);
             const modes = flags.mode === "all" ? [...retrievalModes] : [flags.mode ?? loaded.config.retrievalMode];
 
             const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "yizhi-eval-"));
