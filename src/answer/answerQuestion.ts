@@ -2,7 +2,7 @@ import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import type { Config } from "../config/schema.js";
 import { YizhiError } from "../errors.js";
 import type { ChatModel, ChatTurn } from "../models/chatModel.js";
-import { retrieveChunks, type ChunkScores, type Reranker, type RetrievalMode, type RetrievedChunk } from "../retrieval/retrieveChunks.js";
+import { retrievalQuery, retrieveChunks, type ChunkScores, type Reranker, type RetrievalMode, type RetrievedChunk } from "../retrieval/retrieveChunks.js";
 import type { KnowledgeBase } from "../store/knowledgeBase.js";
 import { buildPrompt } from "./buildPrompt.js";
 import { answerLanguageFor, refusalText, type Language } from "./language.js";
@@ -71,9 +71,9 @@ export async function answerQuestion(request: AnswerRequest, dependencies: Answe
     const language = answerLanguageFor(question, settings.answerLanguage);
 
     const mode = request.mode ?? settings.retrievalMode;
-    const vector = mode === "bm25" ? undefined : await dependencies.embeddings.embedQuery(question);
+    const query = await retrievalQuery(question, mode, dependencies.embeddings);
     const reranker = await dependencies.getReranker?.();
-    const retrieved = await retrieveChunks(knowledgeBase, { text: question, ...(vector != null ? { vector } : {}) }, {
+    const retrieved = await retrieveChunks(knowledgeBase, query, {
         mode,
         topK: request.topK ?? settings.topK,
         scoreThreshold: request.scoreThreshold ?? settings.scoreThreshold,

@@ -1,7 +1,7 @@
 import { ingestSources } from "../../ingest/ingestFiles.js";
 import { normalizeText } from "../../ingest/normalize.js";
 import type { Config } from "../config/schema.js";
-import { retrieveChunks, type RetrievalMode, type RetrievalSettings, type RetrievedChunk } from "../retrieval/retrieveChunks.js";
+import { retrieveChunks, type Reranker, type RetrievalMode, type RetrievalSettings, type RetrievedChunk } from "../retrieval/retrieveChunks.js";
 import type { KnowledgeBase } from "../store/knowledgeBase.js";
 import type { Yizhi } from "../yizhi.js";
 import type { EvalQuestion, EvalSet } from "./readEvalFile.js";
@@ -111,7 +111,7 @@ export async function buildEvalIndex(yizhi: Yizhi, kbName: string, set: EvalSet,
 export async function evaluateRetrieval(yizhi: Yizhi, index: EvalIndex, set: EvalSet, options: EvaluateOptions): Promise<EvalReport> {
     const k = options.k ?? 10;
     const { config } = yizhi;
-    const reranker = await yizhi.runtime.getReranker();
+    const loadedReranker = await yizhi.runtime.getReranker();
     const configured = { ...retrievalSettings(config, options.mode, k), ...options.overrides };
     const unfiltered: RetrievalSettings = { ...configured, scoreThreshold: -1, lexicalThreshold: 0, rerankThreshold: 0 };
     const mrrDepth = Math.min(10, k);
@@ -128,6 +128,8 @@ export async function evaluateRetrieval(yizhi: Yizhi, index: EvalIndex, set: Eva
     for (const [i, question] of set.questions.entries()) {
         options.onProgress?.({ phase: "questions", done: i, total: set.questions.length });
         const query = { text: question.question, ...await queryVector(yizhi, index, question, options.mode) };
+        // Both retrievals below rank the same candidates: the reranker scores each chunk once.
+        const reranker = loadedReranker != null ? rememberScores(loadedReranker) : undefined;
         const started = performance.now();
         const ranked = await retrieveChunks(index.knowledgeBase, query, unfiltered, reranker);
         durations.push(performance.now() - started);
@@ -148,7 +150,7 @@ export async function evaluateRetrieval(yizhi: Yizhi, index: EvalIndex, set: Eva
     const report: EvalReport = {
         format: set.format,
         mode: options.mode,
-        reranked: reranker != null,
+        reranked: loadedReranker != null,
         k,
         passages: set.passages.length,
         chunks: index.chunks,
@@ -176,6 +178,20 @@ export function retrievalSettings(config: Config, mode: RetrievalMode, k: number
         rerankThreshold: config.rerankThreshold,
         rrfK: config.rrfK,
         candidates: config.retrievalCandidates,
+    };
+}
+
+/** A reranker that scores a (question, chunk) pair once, however often it is asked. */
+function rememberScores(reranker: Reranker): Reranker {
+    const scores = new Map<string, number>();
+    const key = (query: string, document: string) => `${query}\u0000${document}`;
+    return {
+        async rank(query, documents) {
+            const unscored = [...new Set(documents.filter((document) => !scores.has(key(query, document))))];
+            const fresh = unscored.length > 0 ? await reranker.rank(query, unscored) : [];
+            unscored.forEach((document, i) => scores.set(key(query, document), fresh[i]!));
+            return documents.map((document) => scores.get(key(query, document))!);
+        },
     };
 }
 

@@ -2,7 +2,7 @@ import { Document } from "@langchain/core/documents";
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import { BaseRetriever } from "@langchain/core/retrievers";
 import { chunkMetadata, type ChunkMetadata } from "../store/hnswVectorStore.js";
-import { retrieveChunks, type ChunkScores, type Reranker, type RetrievalSettings, type SearchableKnowledgeBase } from "./retrieveChunks.js";
+import { retrievalQuery, retrieveChunks, type ChunkScores, type Reranker, type RetrievalSettings, type SearchableKnowledgeBase } from "./retrieveChunks.js";
 
 /** Metadata of the documents the retriever returns: the chunk's, and its scores. */
 export interface RetrievedMetadata extends ChunkMetadata {
@@ -32,8 +32,7 @@ export class KnowledgeBaseRetriever extends BaseRetriever<RetrievedMetadata> {
 
     public override async _getRelevantDocuments(query: string): Promise<Document<RetrievedMetadata>[]> {
         const { knowledgeBase, embeddings, settings, reranker } = this.options;
-        const vector = settings.mode === "bm25" ? undefined : await embeddings.embedQuery(query);
-        const retrieved = await retrieveChunks(knowledgeBase, { text: query, ...(vector != null ? { vector } : {}) }, settings, reranker);
+        const retrieved = await retrieveChunks(knowledgeBase, await retrievalQuery(query, settings.mode, embeddings), settings, reranker);
         return retrieved.map(({ chunk, score, scores }) => new Document<RetrievedMetadata>({
             id: String(chunk.label),
             pageContent: chunk.text,

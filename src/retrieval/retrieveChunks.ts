@@ -1,3 +1,4 @@
+import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import type { Bm25Index } from "./bm25Index.js";
 import { dropNearDuplicates } from "./nearDuplicates.js";
 import { reciprocalRankFusion } from "./reciprocalRankFusion.js";
@@ -59,6 +60,11 @@ export interface RetrievalQuery {
     text: string;
     /** The question's embedding; needed by `dense` and `hybrid`. */
     vector?: readonly number[];
+}
+
+/** The question as retrieval needs it in `mode`: embedded unless the mode searches words only. */
+export async function retrievalQuery(text: string, mode: RetrievalMode, embeddings: EmbeddingsInterface): Promise<RetrievalQuery> {
+    return mode === "bm25" ? { text } : { text, vector: await embeddings.embedQuery(text) };
 }
 
 export interface SearchableKnowledgeBase {
