@@ -1,11 +1,53 @@
 /**
+ * Every error code Yizhi gives, with the HTTP status it is answered with. The HTTP API and the
+ * CLI's `--json` output carry the code; adding a code without a status does not type-check.
+ */
+export const errorStatus = {
+    // The request is the client's to fix.
+    bad_request: 400,
+    invalid_request: 400,
+    malformed_json: 400,
+    invalid_question: 400,
+    invalid_kb_name: 400,
+    invalid_file_name: 400,
+    invalid_upload: 400,
+    no_files: 400,
+    unauthorized: 401,
+    not_found: 404,
+    kb_not_found: 404,
+    document_not_found: 404,
+    kb_exists: 409,
+    kb_busy: 409,
+    kb_lock_lost: 409,
+    embedder_mismatch: 409,
+    body_too_large: 413,
+    file_too_large: 413,
+    unsupported_file_type: 415,
+    unreadable_file: 422,
+    // The server's own state or setup.
+    internal_error: 500,
+    invalid_config: 500,
+    invalid_eval_file: 500,
+    invalid_prompt_template: 500,
+    missing_prompt_template: 500,
+    kb_corrupt: 500,
+    kb_closed: 500,
+    model_cannot_rank: 500,
+    not_ready: 503,
+    queue_full: 503,
+    model_not_found: 503,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+/**
  * Every error Yizhi raises on purpose is a `YizhiError`: its `code` is stable (the HTTP API and the
  * CLI's `--json` output carry it) and its message tells a person what to do next.
  */
 export class YizhiError extends Error {
-    public readonly code: string;
+    public readonly code: ErrorCode;
 
-    public constructor(code: string, message: string, options?: ErrorOptions) {
+    public constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
         super(message, options);
         this.name = new.target.name;
         this.code = code;
@@ -87,5 +129,27 @@ export class ModelNotFoundError extends YizhiError {
 export class QueueFullError extends YizhiError {
     public constructor(sequences: number, maxQueued: number) {
         super("queue_full", `All ${sequences} answer slots are busy and ${maxQueued} questions are already waiting. Try again shortly.`);
+    }
+}
+
+/**
+ * A writer that lost its write lock, or whose knowledge base was committed by another writer since
+ * it opened: its changes are not committed, and what the other writer committed stays.
+ */
+export class KnowledgeBaseLockLostError extends YizhiError {
+    public constructor(public readonly kb: string, why: string, options?: ErrorOptions) {
+        super(
+            "kb_lock_lost",
+            `Nothing was committed to knowledge base "${kb}": this writer lost its write lock (${why}). ` +
+            "Another Yizhi process may have written to it meanwhile; run the ingest or upload again.",
+            options
+        );
+    }
+}
+
+/** A knowledge base used after `close()`. */
+export class KnowledgeBaseClosedError extends YizhiError {
+    public constructor(kb: string) {
+        super("kb_closed", `Knowledge base "${kb}" was used after it was closed.`);
     }
 }

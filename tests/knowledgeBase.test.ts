@@ -3,7 +3,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-    CorruptKnowledgeBaseError, EmbedderMismatchError, KnowledgeBaseBusyError, KnowledgeBaseNameError, KnowledgeBaseNotFoundError,
+    CorruptKnowledgeBaseError, EmbedderMismatchError, KnowledgeBaseBusyError, KnowledgeBaseClosedError, KnowledgeBaseLockLostError,
+    KnowledgeBaseNameError, KnowledgeBaseNotFoundError,
 } from "../src/errors.js";
 import type { EmbedderIdentity } from "../src/models/llamaEmbeddings.js";
 import type { HnswParams } from "../src/store/hnswVectorStore.js";
@@ -348,6 +349,64 @@ describe("KnowledgeBase", () => {
         await writer.commit();
         await writer.close();
         assert.equal((await KnowledgeBase.readCommitted("test", dir)).documents.length, 3);
+    });
+
+    it("a writer whose lock another writer took over commits nothing and leaves that writer's lock alone", async () => {
+        const { dir } = await committedKb();
+        const stale = await KnowledgeBase.open("test", dir, options("write"));
+        put(stale, makeDocument("c", 1, 3));
+        // What a writer that found the lock stale leaves beside it: its own token.
+        await fs.writeFile(path.join(dir, "write.lock.owner"), "4242 another-writer");
+        const before = await snapshot(dir);
+        await assert.rejects(stale.commit(), (error: unknown) => {
+            assert.ok(error instanceof KnowledgeBaseLockLostError);
+            assert.equal(error.code, "kb_lock_lost");
+            assert.match(error.message, /Nothing was committed to knowledge base "test".*another writer took it over/);
+            return true;
+        });
+        await assertUnchanged(dir, before);
+        await stale.close();
+        await fs.access(path.join(dir, "write.lock")); // still the other writer's
+        assert.equal(await fs.readFile(path.join(dir, "write.lock.owner"), "utf8"), "4242 another-writer");
+    });
+
+    it("a writer whose knowledge base another writer committed since it opened commits nothing", async () => {
+        const { dir } = await committedKb();
+        const writer = await KnowledgeBase.open("test", dir, options("write"));
+        put(writer, makeDocument("c", 1, 3));
+        // Generation 2, as another writer that took the lock over would have committed it.
+        for (const file of ["index", "records", "lexical"]) {
+            const extension = file === "index" ? "hnsw" : "json";
+            await fs.copyFile(path.join(dir, `${file}-1.${extension}`), path.join(dir, `${file}-2.${extension}`));
+        }
+        await fs.writeFile(path.join(dir, "CURRENT"), "2\n");
+        const before = await snapshot(dir);
+        await assert.rejects(writer.commit(), (error: unknown) => {
+            assert.ok(error instanceof KnowledgeBaseLockLostError);
+            assert.match(error.message, /generation 2 was committed by another writer since this one opened generation 1/);
+            return true;
+        });
+        await assertUnchanged(dir, before);
+        await writer.close();
+        assert.deepEqual((await KnowledgeBase.readCommitted("test", dir)).documents.map((document) => document.id).sort(), ["a", "b"]);
+    });
+
+    it("cannot be used once closed", async () => {
+        const { dir } = await committedKb();
+        const writer = await KnowledgeBase.open("test", dir, options("write"));
+        await writer.close();
+        await writer.close(); // closing twice is harmless
+        assert.throws(() => put(writer, makeDocument("c", 1, 3)), KnowledgeBaseClosedError);
+        assert.throws(() => writer.removeDocument("a"), KnowledgeBaseClosedError);
+        await assert.rejects(writer.commit(), KnowledgeBaseClosedError);
+        // The lock is free for the next writer, and the closed one wrote nothing.
+        const next = await KnowledgeBase.open("test", dir, options("write"));
+        await next.close();
+        const reader = await KnowledgeBase.open("test", dir, options("read"));
+        await reader.close();
+        assert.throws(() => reader.documents(), KnowledgeBaseClosedError);
+        assert.throws(() => reader.chunksOf("a"), KnowledgeBaseClosedError);
+        assert.deepEqual((await KnowledgeBase.readCommitted("test", dir)).documents.map((document) => document.id).sort(), ["a", "b"]);
     });
 
     it("ignores a half-written generation and removes it at the next writer open", async () => {

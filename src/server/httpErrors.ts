@@ -1,35 +1,22 @@
 import type { ErrorRequestHandler, Response } from "express";
 import { MulterError } from "multer";
-import { YizhiError } from "../errors.js";
+import { errorStatus, YizhiError, type ErrorCode } from "../errors.js";
 
-/** An error that is the client's to fix, with the HTTP status that says so. */
+/** An error raised by the HTTP layer itself (a malformed request, a missing key); its status is its code's. */
 export class HttpError extends YizhiError {
-    public constructor(public readonly status: number, code: string, message: string) {
-        super(code, message);
+    public get status(): number {
+        return errorStatus[this.code];
     }
 }
 
-const statusByCode: Record<string, number> = {
-    invalid_kb_name: 400,
-    invalid_question: 400,
-    kb_not_found: 404,
-    document_not_found: 404,
-    kb_exists: 409,
-    kb_busy: 409,
-    embedder_mismatch: 409,
-    queue_full: 503,
-    model_not_found: 503,
-};
-
-export function sendError(res: Response, status: number, code: string, message: string): void {
+export function sendError(res: Response, status: number, code: ErrorCode, message: string): void {
     if (status === 503) res.setHeader("Retry-After", "5");
     res.status(status).json({ error: { code, message } });
 }
 
 /** Turns any error into `{ error: { code, message } }` with its status; a 500 never shows a stack. */
-export function describeError(error: unknown): { status: number; code: string; message: string } {
-    if (error instanceof HttpError) return { status: error.status, code: error.code, message: error.message };
-    if (error instanceof YizhiError) return { status: statusByCode[error.code] ?? 500, code: error.code, message: error.message };
+export function describeError(error: unknown): { status: number; code: ErrorCode; message: string } {
+    if (error instanceof YizhiError) return { status: errorStatus[error.code], code: error.code, message: error.message };
     if (error instanceof MulterError) {
         if (error.code === "LIMIT_FILE_SIZE") return { status: 413, code: "file_too_large", message: "A file is larger than the upload limit." };
         return { status: 400, code: "invalid_upload", message: `The upload is malformed: ${error.message}.` };

@@ -16,6 +16,6 @@ export function safeFileName(original: string): string {
         const extension = path.extname(name).slice(0, 16);
         name = [...name].slice(0, MAX_NAME_LENGTH - [...extension].length).join("") + extension;
     }
-    if (name === "" || name === "." || name === "..") throw new HttpError(400, "invalid_file_name", `The file name "${original}" names no file.`);
+    if (name === "" || name === "." || name === "..") throw new HttpError("invalid_file_name", `The file name "${original}" names no file.`);
     return name;
 }

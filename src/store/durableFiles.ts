@@ -11,15 +11,32 @@ export async function fsyncPath(filePath: string): Promise<void> {
     }
 }
 
-/** Writes a file that is either entirely the new content or not there at all, even across a crash. */
-export async function writeFileAtomic(filePath: string, data: string | Uint8Array): Promise<void> {
-    const temporary = `${filePath}.${process.pid}.tmp`;
-    const handle = await fs.open(temporary, "w");
+/** Writes a file and flushes it to the disk (but not its folder's entry: see `writeFileAtomic`). */
+export async function writeFileDurable(filePath: string, data: string | Uint8Array): Promise<void> {
+    const handle = await fs.open(filePath, "w");
     try {
         await handle.writeFile(data);
         await handle.sync();
     } finally {
         await handle.close();
+    }
+}
+
+/** The name a file is written under before it is renamed into place: `temporaryFilePattern` matches it. */
+export function temporaryPathOf(filePath: string): string {
+    return `${filePath}.${process.pid}.tmp`;
+}
+
+export const temporaryFilePattern = /\.\d+\.tmp$/;
+
+/** Writes a file that is either entirely the new content or not there at all, even across a crash. */
+export async function writeFileAtomic(filePath: string, data: string | Uint8Array): Promise<void> {
+    const temporary = temporaryPathOf(filePath);
+    try {
+        await writeFileDurable(temporary, data);
+    } catch (error) {
+        await fs.rm(temporary, { force: true });
+        throw error;
     }
     await fs.rename(temporary, filePath);
     await fsyncPath(path.dirname(filePath));

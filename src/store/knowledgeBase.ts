@@ -1,9 +1,9 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
-import { CorruptKnowledgeBaseError, EmbedderMismatchError, YizhiError } from "../errors.js";
+import { CorruptKnowledgeBaseError, EmbedderMismatchError, KnowledgeBaseClosedError, KnowledgeBaseLockLostError } from "../errors.js";
 import type { EmbedderIdentity } from "../models/llamaEmbeddings.js";
-import { fsyncPath, writeFileAtomic } from "./durableFiles.js";
+import { fsyncPath, temporaryFilePattern, temporaryPathOf, writeFileAtomic, writeFileDurable } from "./durableFiles.js";
 import { Bm25Index, type Bm25Snapshot } from "../retrieval/bm25Index.js";
 import { TOKENIZER_VERSION, tokenize } from "../retrieval/tokenize.js";
 import { HnswVectorStore, type ChunkRecord, type HnswParams, type NewChunk } from "./hnswVectorStore.js";
@@ -82,7 +82,6 @@ const indexFile = (generation: number) => `index-${generation}.hnsw`;
 const recordsFile = (generation: number) => `records-${generation}.json`;
 const lexicalFile = (generation: number) => `lexical-${generation}.json`;
 const generationFile = /^(?:index|records|lexical)-(\d+)\.(?:hnsw|json)$/;
-const temporaryFile = /\.\d+\.tmp$/;
 
 /**
  * A knowledge base on disk: its documents, their chunks, the HNSW graph of the chunks' vectors and
@@ -91,11 +90,13 @@ const temporaryFile = /\.\d+\.tmp$/;
  * Changes are made in memory and become durable at `commit()`, which writes a new generation (graph,
  * lexical index and records) beside the last one and then switches the `CURRENT` pointer with an
  * atomic rename.
- * A crash at any moment leaves the previous generation intact and current.
+ * A crash at any moment leaves the previous generation intact and current. A writer commits only
+ * while it still holds the write lock and nobody else has committed since it opened.
  */
 export class KnowledgeBase {
     private readonly documentsById = new Map<string, DocumentRecord>();
     private dirty = false;
+    private closed = false;
 
     private constructor(
         public readonly name: string,
@@ -168,20 +169,24 @@ export class KnowledgeBase {
     }
 
     public documents(): DocumentRecord[] {
+        this.assertOpen();
         return [...this.documentsById.values()];
     }
 
     public getDocument(id: string): DocumentRecord | undefined {
+        this.assertOpen();
         return this.documentsById.get(id);
     }
 
     public findByHash(hash: string): DocumentRecord | undefined {
+        this.assertOpen();
         for (const document of this.documentsById.values()) if (document.hash === hash) return document;
         return undefined;
     }
 
     /** The document's chunks in document order. */
     public chunksOf(documentId: string): ChunkRecord[] {
+        this.assertOpen();
         const document = this.documentsById.get(documentId);
         if (document == null) return [];
         return document.labels.map((label) => this.store.getChunk(label)).filter((chunk) => chunk != null);
@@ -224,19 +229,36 @@ export class KnowledgeBase {
     public async commit(): Promise<void> {
         this.assertWritable();
         if (!this.dirty) return;
+        await this.assertStillTheWriter();
         const generation = this.generation + 1;
-        const indexPath = path.join(this.dir, indexFile(generation));
-        await this.store.save(indexPath);
-        await fsyncPath(indexPath);
-        const lexical: LexicalSnapshot = { tokenizer: TOKENIZER_VERSION, ...this.lexical.toSnapshot() };
-        await writeFileAtomic(path.join(this.dir, lexicalFile(generation)), JSON.stringify(lexical));
-        const records: SnapshotRecords = {
-            generation,
-            labelsIssued: this.store.labelsIssued,
-            documents: this.documents(),
-            chunks: [...this.store.allChunks()],
+        // Written under this process's temporary names first: until the writer is known to still
+        // hold the lock, nothing may be written under a name that another writer's generation has.
+        const staged = new Map<string, string>();
+        const stage = (file: string) => {
+            const temporary = temporaryPathOf(path.join(this.dir, file));
+            staged.set(file, temporary);
+            return temporary;
         };
-        await writeFileAtomic(path.join(this.dir, recordsFile(generation)), JSON.stringify(records));
+        try {
+            const indexPath = stage(indexFile(generation));
+            await this.store.save(indexPath);
+            await fsyncPath(indexPath);
+            const lexical: LexicalSnapshot = { tokenizer: TOKENIZER_VERSION, ...this.lexical.toSnapshot() };
+            await writeFileDurable(stage(lexicalFile(generation)), JSON.stringify(lexical));
+            const records: SnapshotRecords = {
+                generation,
+                labelsIssued: this.store.labelsIssued,
+                documents: this.documents(),
+                chunks: [...this.store.allChunks()],
+            };
+            await writeFileDurable(stage(recordsFile(generation)), JSON.stringify(records));
+            await this.assertStillTheWriter();
+        } catch (error) {
+            for (const temporary of staged.values()) await fs.rm(temporary, { force: true });
+            throw error;
+        }
+        for (const [file, temporary] of staged) await fs.rename(temporary, path.join(this.dir, file));
+        await fsyncPath(this.dir);
         await writeFileAtomic(path.join(this.dir, CURRENT), `${generation}\n`);
         // The previous generation stays one commit longer for readers that opened it just before.
         await removeGenerationsExcept(this.dir, [generation, this.generation]);
@@ -244,9 +266,24 @@ export class KnowledgeBase {
         this.dirty = false;
     }
 
-    /** Releases the write lock. Uncommitted changes are dropped. */
+    /** Releases the write lock. Uncommitted changes are dropped; using the knowledge base afterwards is an error. */
     public async close(): Promise<void> {
+        if (this.closed) return;
+        this.closed = true;
         await this.lock?.release();
+    }
+
+    /**
+     * Checked right before the atomic switch of `CURRENT`: a writer whose lock went stale and was
+     * taken over, or whose knowledge base another writer committed since, would otherwise put back
+     * an old state and delete the other writer's generation.
+     */
+    private async assertStillTheWriter(): Promise<void> {
+        await this.lock!.assertHeld();
+        const committed = await readCurrentGeneration(this.name, this.dir);
+        if (committed !== this.generation) {
+            throw new KnowledgeBaseLockLostError(this.name, `generation ${committed} was committed by another writer since this one opened generation ${this.generation}`);
+        }
     }
 
     private deleteChunks(labels: readonly number[]): void {
@@ -254,10 +291,14 @@ export class KnowledgeBase {
         for (const label of labels) this.lexical.remove(label);
     }
 
+    private assertOpen(): void {
+        if (this.closed) throw new KnowledgeBaseClosedError(this.name);
+    }
+
     private assertWritable(): void {
+        this.assertOpen();
         if (this.lock == null) throw new Error(`Knowledge base "${this.name}" was opened read-only.`);
-        if (this.lock.compromised != null)
-            throw new YizhiError("kb_lock_lost", `Lost the write lock of knowledge base "${this.name}": ${this.lock.compromised.message}`);
+        if (this.lock.compromised != null) throw new KnowledgeBaseLockLostError(this.name, this.lock.compromised.message);
     }
 }
 
@@ -338,7 +379,7 @@ async function readLexicalIndex(dir: string, generation: number, chunks: readonl
 async function removeGenerationsExcept(dir: string, keep: readonly number[]): Promise<void> {
     for (const entry of await fs.readdir(dir)) {
         const match = generationFile.exec(entry);
-        const stale = match != null ? !keep.includes(Number(match[1])) : temporaryFile.test(entry);
+        const stale = match != null ? !keep.includes(Number(match[1])) : temporaryFilePattern.test(entry);
         if (stale) await fs.rm(path.join(dir, entry), { force: true });
     }
 }

@@ -46,11 +46,11 @@ export function knowledgeBaseRoutes(service: KnowledgeBaseService, options: Know
 
     router.post("/kbs/:kb/documents", upload.array("files", MAX_FILES_PER_UPLOAD), async (req, res) => {
         const received = (req.files ?? []) as Express.Multer.File[];
-        if (received.length === 0) throw new HttpError(400, "no_files", "Send the documents as multipart/form-data in the field \"files\".");
+        if (received.length === 0) throw new HttpError("no_files", "Send the documents as multipart/form-data in the field \"files\".");
         const files: UploadedFile[] = received.map((file) => ({ name: safeFileName(file.originalname), bytes: file.buffer }));
         const unsupported = files.find((file) => loaderFor(file.name) == null);
         if (unsupported != null) {
-            throw new HttpError(415, "unsupported_file_type",
+            throw new HttpError("unsupported_file_type",
                 `"${unsupported.name}" is not a supported type (${path.extname(unsupported.name) || "no extension"}). Supported: ${supportedExtensions.join(" ")}`);
         }
         res.json({ files: await service.upload(String(req.params.kb), files) });

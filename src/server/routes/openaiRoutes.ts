@@ -30,7 +30,7 @@ function textOf(message: Message): string {
 /** The question is the last user message; the user and assistant messages before it are the history. */
 function questionAndHistory(messages: readonly Message[]): { question: string; history: ChatTurn[] } {
     const lastUser = messages.findLastIndex((message) => message.role === "user");
-    if (lastUser < 0) throw new HttpError(400, "invalid_request", "messages: there is no message with role \"user\" to answer.");
+    if (lastUser < 0) throw new HttpError("invalid_request", "messages: there is no message with role \"user\" to answer.");
     const history = messages.slice(0, lastUser)
         .filter((message) => message.role === "user" || message.role === "assistant")
         .map((message): ChatTurn => ({ role: message.role === "user" ? "user" : "assistant", content: textOf(message) }));
