@@ -90,7 +90,8 @@ function splitToPieces(text: string, start: number, end: number, level: number, 
     const pieces: Piece[] = [];
     let pieceStart = start;
     const flush = (pieceEnd: number) => {
-        if (pieceEnd > pieceStart) pieces.push(...splitToPieces(text, pieceStart, pieceEnd, level + 1, chunkSize));
+        // A loop, not push(...pieces): a long log file's lines outnumber the arguments a call can take.
+        if (pieceEnd > pieceStart) for (const piece of splitToPieces(text, pieceStart, pieceEnd, level + 1, chunkSize)) pieces.push(piece);
         pieceStart = pieceEnd;
     };
     separator.lastIndex = start;

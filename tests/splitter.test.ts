@@ -94,6 +94,25 @@ describe("splitSections: size", () => {
     });
 });
 
+describe("splitSections: very large inputs", () => {
+    const options = { chunkSize: 400, chunkOverlap: 50 };
+
+    it("splits a 150,000-line log file (more lines than a call takes arguments)", () => {
+        const lines = Array.from({ length: 150_000 }, (_, i) => `2026-12-01 12:00:${String(i % 60).padStart(2, "0")} INFO request ${i} ok`);
+        const text = lines.join("\n");
+        const chunks = splitSections([{ text }], options);
+        assertSplitInvariants(text, options, chunks);
+        assert.ok(chunks.at(-1)!.text.endsWith("request 149999 ok"));
+    });
+
+    it("splits a 20 MB line with no separator at all", () => {
+        const text = "日志".repeat(10_000_000);
+        const chunks = splitSections([{ text }], options);
+        assert.equal(chunks.length, Math.ceil(text.length / options.chunkSize));
+        assert.ok(chunks.every((chunk) => chunk.text.length <= options.chunkSize));
+    });
+});
+
 describe("splitSections: sentence punctuation", () => {
     it("keeps 。！？ with the sentence before them", () => {
         const sentences = [
