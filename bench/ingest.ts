@@ -12,9 +12,10 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { collectFiles } from "../ingest/collectFiles.js";
 import type { FileOutcome } from "../ingest/ingestFiles.js";
+import { defaultParseLimits } from "../ingest/limits.js";
 import { loaderFor } from "../ingest/loaders/index.js";
-import { normalizeSections } from "../ingest/normalize.js";
-import { splitSections, type SplitterOptions } from "../ingest/splitter.js";
+import { parseFile } from "../ingest/parseFile.js";
+import type { SplitterOptions } from "../ingest/splitter.js";
 import { loadConfig } from "../src/config/loadConfig.js";
 import type { Config } from "../src/config/schema.js";
 import { Yizhi } from "../src/yizhi.js";
@@ -139,16 +140,13 @@ async function totalBytes(files: readonly string[]): Promise<number> {
     return sizes.reduce((sum, size) => sum + size, 0);
 }
 
-/** Parse, normalise and split every file as ingest does, without embedding or storing. */
+/** Parse, normalise and split every file as ingest does (in this process), without embedding or storing. */
 async function measureParseSplit(files: readonly string[], splitter: SplitterOptions): Promise<number> {
     const started = performance.now();
     for (const file of files) {
-        const load = loaderFor(file);
-        if (load == null) continue;
+        if (loaderFor(file) == null) continue;
         try {
-            const loaded = await load(await fs.readFile(file), path.basename(file));
-            const reflowLines = path.extname(file).toLowerCase() === ".pdf";
-            splitSections(normalizeSections(loaded.sections, { reflowLines }), splitter);
+            await parseFile({ bytes: await fs.readFile(file), fileName: path.basename(file) }, { limits: defaultParseLimits, splitter });
         } catch {
             // Files that fail by design (encrypted, scanned) still cost their parse attempt.
         }

@@ -2,14 +2,12 @@ import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
-import { YizhiError } from "../src/errors.js";
+import { UnreadableFileError } from "../src/errors.js";
 import type { KnowledgeBase } from "../src/store/knowledgeBase.js";
 import { collectFiles } from "./collectFiles.js";
-import { contentHash } from "./contentHash.js";
 import { loaderFor, supportedExtensions } from "./loaders/index.js";
-import type { LoadedFile } from "./loaders/types.js";
-import { normalizeSections } from "./normalize.js";
-import { splitSections } from "./splitter.js";
+import type { ParsedFile } from "./parseFile.js";
+import type { DocumentParser } from "./sandbox/parserPool.js";
 
 export type FileStatus = "ingested" | "unchanged" | "failed";
 
@@ -44,6 +42,8 @@ export interface IngestOptions {
     /** Opened for writing. */
     knowledgeBase: KnowledgeBase;
     embeddings: EmbeddingsInterface;
+    /** Reads each file into chunks (a `ParserPool`, so that a hostile file harms only its own process). */
+    parser: DocumentParser;
     chunkSize: number;
     chunkOverlap: number;
     /** Remove documents under the given folders (or equal to the given files) whose files are gone. */
@@ -135,23 +135,19 @@ class Ingester {
         const fileHash = createHash("sha256").update(bytes).digest("hex");
         if (stored?.fileHash === fileHash) return { path: source, status: "unchanged", chunks: stored.labels.length, documentId: id };
 
-        const loader = loaderFor(fileName);
-        if (loader == null) {
+        if (loaderFor(fileName) == null) {
             const extension = path.extname(fileName) || "(none)";
             return failed(source, `Unsupported file type ${extension}. Supported: ${supportedExtensions.join(" ")}`);
         }
-        let loaded: LoadedFile;
+        let parsed: ParsedFile;
         try {
-            loaded = await loader(bytes, fileName);
+            parsed = await this.options.parser.parse({ bytes, fileName }, { chunkSize: this.options.chunkSize, chunkOverlap: this.options.chunkOverlap });
         } catch (error) {
-            const reason = error instanceof YizhiError ? error.message : `The file could not be parsed: ${(error as Error).message}`;
-            return failed(source, reason);
+            if (error instanceof UnreadableFileError) return failed(source, error.reason);
+            throw error;
         }
 
-        const format = path.extname(fileName).slice(1).toLowerCase();
-        const sections = normalizeSections(loaded.sections, { reflowLines: format === "pdf" });
-        if (sections.length === 0) return failed(source, "The file has no text.");
-        const hash = contentHash(sections.map((section) => section.text));
+        const { format, hash, chunks } = parsed;
         if (stored?.hash === hash) {
             // Other bytes, same text (re-saved, or converted to another format): nothing to re-embed.
             kb.updateDocument(id, { fileHash, format, sizeBytes: bytes.length });
@@ -164,7 +160,6 @@ class Ingester {
             return { path: source, status: "unchanged", chunks: 0, duplicateOf: twin.id, reason: `Same content as ${twin.source}, which is already stored.` };
         }
 
-        const chunks = splitSections(sections, this.options);
         const vectors = await this.embed(chunks.map((chunk) => chunk.text));
         const record = kb.putDocument({
             id,
@@ -172,7 +167,7 @@ class Ingester {
             hash,
             fileHash,
             format,
-            ...(loaded.encoding != null ? { encoding: loaded.encoding } : {}),
+            ...(parsed.encoding != null ? { encoding: parsed.encoding } : {}),
             sizeBytes: bytes.length,
             ingestedAt: new Date().toISOString(),
         }, chunks, vectors);

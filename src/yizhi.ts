@@ -1,6 +1,7 @@
 import type { Config } from "./config/schema.js";
 import { answerQuestion, type AnswerRequest, type AnswerResult } from "./answer/answerQuestion.js";
 import { ingestPaths, type IngestOptions, type IngestReport } from "../ingest/ingestFiles.js";
+import { ParserPool } from "../ingest/sandbox/parserPool.js";
 import { ModelRuntime } from "./models/modelRuntime.js";
 import type { KnowledgeBase } from "./store/knowledgeBase.js";
 import { KnowledgeBases } from "./store/knowledgeBases.js";
@@ -9,14 +10,31 @@ export type IngestRunOptions = Pick<IngestOptions, "prune" | "onProgress" | "com
 
 /**
  * The service as the CLI and the HTTP server use it: one configuration, one model runtime, the
- * knowledge bases under the data directory.
+ * parser processes that read files, the knowledge bases under the data directory.
  */
 export class Yizhi {
     public readonly runtime: ModelRuntime;
+    /** Started on the first file read. */
+    public readonly parser: ParserPool;
     public readonly knowledgeBases: KnowledgeBases;
 
     public constructor(public readonly config: Config) {
         this.runtime = new ModelRuntime(config);
+        this.parser = new ParserPool({
+            processes: config.parseProcesses,
+            timeoutMs: config.parseTimeoutSeconds * 1000,
+            memoryBytes: config.parseMemoryMb * 1024 * 1024,
+            limits: {
+                maxInflatedBytes: config.maxInflatedBytes,
+                maxArchiveEntries: config.maxArchiveEntries,
+                maxNestingDepth: config.maxNestingDepth,
+                maxPages: config.maxPages,
+                maxTableRows: config.maxTableRows,
+                maxTableColumns: config.maxTableColumns,
+                maxCellChars: config.maxCellChars,
+                maxTextChars: config.maxTextChars,
+            },
+        });
         this.knowledgeBases = new KnowledgeBases(config.dataDir, {
             m: config.hnswM,
             efConstruction: config.hnswEfConstruction,
@@ -44,6 +62,7 @@ export class Yizhi {
                 ...options,
                 knowledgeBase,
                 embeddings: this.runtime.embeddings,
+                parser: this.parser,
                 chunkSize: this.config.chunkSize,
                 chunkOverlap: this.config.chunkOverlap,
             });
@@ -68,6 +87,7 @@ export class Yizhi {
     }
 
     public async dispose(): Promise<void> {
+        await this.parser.dispose();
         await this.runtime.dispose();
     }
 }

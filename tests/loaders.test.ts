@@ -7,6 +7,7 @@ import { parseHTML } from "linkedom";
 import { UnreadableFileError } from "../src/errors.js";
 import { loaderFor, supportedExtensions } from "../ingest/loaders/index.js";
 import type { LoadedFile, LoadedSection } from "../ingest/loaders/types.js";
+import { defaultParseLimits } from "../ingest/limits.js";
 import { fixture } from "./helpers.js";
 
 async function readFixture(...parts: string[]): Promise<Uint8Array> {
@@ -17,7 +18,7 @@ async function readFixture(...parts: string[]): Promise<Uint8Array> {
 async function loadBytes(bytes: Uint8Array, fileName: string): Promise<LoadedFile> {
     const load = loaderFor(fileName);
     assert.ok(load, `no loader for ${fileName}`);
-    return load(bytes, fileName);
+    return load(bytes, fileName, defaultParseLimits);
 }
 
 async function loadFixture(...parts: string[]): Promise<LoadedFile> {

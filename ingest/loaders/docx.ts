@@ -2,13 +2,15 @@ import mammoth from "mammoth";
 import { parseHTML } from "linkedom";
 import { UnreadableFileError } from "../../src/errors.js";
 import { domToSections, type DomNode } from "./html.js";
+import { checkArchive } from "./checkArchive.js";
 import type { Loader } from "./types.js";
 
 /** Images carry no text; leaving their data out keeps mammoth from base64-encoding every one. */
 const skipImageData = mammoth.images.imgElement(async () => ({ src: "" }));
 
 /** Word .docx, through mammoth's HTML: sections under the document's headings, tables as " | " rows. */
-export const loadDocx: Loader = async (bytes) => {
+export const loadDocx: Loader = async (bytes, _fileName, limits) => {
+    checkArchive(bytes, limits);
     let html: string;
     try {
         ({ value: html } = await mammoth.convertToHtml(

@@ -1,6 +1,8 @@
 import { Readability } from "@mozilla/readability";
 import { parseHTML } from "linkedom";
+import { Parser } from "htmlparser2";
 import { decodeText } from "../decode.js";
+import { limitExceeded, type ParseLimits } from "../limits.js";
 import { SectionBuilder } from "./markdown.js";
 import type { LoadedSection, Loader } from "./types.js";
 
@@ -210,8 +212,28 @@ function findMainContent(page: DomDocument): ReturnType<Readability<DomNode>["pa
  * A web page's main content (found by Mozilla's readability, as Firefox's reader view does), or the
  * whole page when readability finds none, with the page title as the top heading.
  */
-export const loadHtml: Loader = async (bytes) => {
+/**
+ * Throws when elements nest deeper than `limits.maxNestingDepth`: a DOM's cost, and its walk's
+ * recursion, grow with the depth (100,000 nested <div>s took minutes). htmlparser2's tokenizer
+ * is linear and closes elements the way a browser implies, so the count is the depth the DOM gets.
+ */
+function checkNesting(html: string, limits: ParseLimits): void {
+    let depth = 0;
+    const tooDeep = limitExceeded("maxNestingDepth", limits, "nests its elements deeper than allowed");
+    const parser = new Parser({
+        onopentag() {
+            if (++depth > limits.maxNestingDepth) throw tooDeep;
+        },
+        onclosetag() {
+            depth--;
+        },
+    });
+    parser.end(html);
+}
+
+export const loadHtml: Loader = async (bytes, _fileName, limits) => {
     const { text, encoding } = decodeText(bytes, { declaredCharset: declaredCharset(bytes) });
+    checkNesting(text, limits);
     // readability rewrites the document it reads, so the fallback parses the page again.
     const article = findMainContent(parseDocument(text));
     if (article?.content && (article.textContent ?? "").trim().length >= MIN_ARTICLE_CHARS) {

@@ -11,9 +11,9 @@ import { loadXlsx } from "./xlsx.js";
 
 /** A file with no bytes, or with no text once read, is reported as empty whatever its format. */
 function rejectingEmpty(load: Loader): Loader {
-    return async (bytes, fileName) => {
+    return async (bytes, fileName, limits) => {
         if (bytes.length > 0) {
-            const loaded = await load(bytes, fileName);
+            const loaded = await load(bytes, fileName, limits);
             if (loaded.sections.some((section) => section.text.trim() !== "")) {
                 return loaded;
             }

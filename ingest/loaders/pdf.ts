@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { PasswordException, PDFParse, type PageTextResult } from "pdf-parse";
 import { UnreadableFileError } from "../../src/errors.js";
+import { limitExceeded, type ParseLimits } from "../limits.js";
 import type { LoadedSection, Loader } from "./types.js";
 
 /**
@@ -16,8 +17,8 @@ const pdfjsData = {
 };
 
 /** PDF text layer, one section per page that has text. Text is left as extracted, not normalised. */
-export const loadPdf: Loader = async (bytes) => {
-    const sections: LoadedSection[] = (await pageTexts(bytes))
+export const loadPdf: Loader = async (bytes, _fileName, limits) => {
+    const sections: LoadedSection[] = (await pageTexts(bytes, limits))
         .filter((page) => page.text.trim() !== "")
         .map((page) => ({ text: page.text, page: page.num }));
     if (sections.length === 0) {
@@ -28,12 +29,16 @@ export const loadPdf: Loader = async (bytes) => {
     return { sections };
 };
 
-async function pageTexts(bytes: Uint8Array): Promise<PageTextResult[]> {
+async function pageTexts(bytes: Uint8Array, limits: ParseLimits): Promise<PageTextResult[]> {
     // pdf.js takes over (detaches) the buffer it is given; the caller's bytes must stay usable.
     const parser = new PDFParse({ data: bytes.slice(), ...pdfjsData });
     try {
+        // The page tree is counted before any page is read: one page referenced a million times is a million pages.
+        const { total } = await parser.getInfo();
+        if (total > limits.maxPages) throw limitExceeded("maxPages", limits, `has ${total.toLocaleString("en")} pages`);
         return (await parser.getText()).pages;
     } catch (error) {
+        if (error instanceof UnreadableFileError) throw error;
         if (error instanceof PasswordException) {
             throw new UnreadableFileError(
                 "This PDF is encrypted with a password. Remove the password (or print it to a new PDF) and ingest it again.",

@@ -1,3 +1,5 @@
+import type { ParseLimits } from "../limits.js";
+
 /** A run of text from one place in a file: a PDF page, a section under a heading, a CSV row. */
 export interface LoadedSection {
     text: string;
@@ -15,6 +17,6 @@ export interface LoadedFile {
 
 /**
  * Turns a file's bytes into text. Throws `UnreadableFileError` with a reason a person understands
- * when the file cannot be read (encrypted, no text layer, corrupt, empty).
+ * when the file cannot be read (encrypted, no text layer, corrupt, empty, over one of `limits`).
  */
-export type Loader = (bytes: Uint8Array, fileName: string) => Promise<LoadedFile>;
+export type Loader = (bytes: Uint8Array, fileName: string, limits: ParseLimits) => Promise<LoadedFile>;

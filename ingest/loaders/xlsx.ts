@@ -1,10 +1,12 @@
 import readExcelFile, { type CellValue, type Sheet } from "read-excel-file/node";
 import { UnreadableFileError } from "../../src/errors.js";
-import { rowsToSections } from "./csv.js";
+import { checkArchive } from "./checkArchive.js";
+import { checkTable, rowsToSections } from "./csv.js";
 import type { LoadedSection, Loader } from "./types.js";
 
 /** Excel .xlsx: every sheet, each row read as a CSV row is, under the sheet's name. */
-export const loadXlsx: Loader = async (bytes) => {
+export const loadXlsx: Loader = async (bytes, _fileName, limits) => {
+    checkArchive(bytes, limits);
     let sheets: Sheet[];
     try {
         sheets = await readExcelFile(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -14,9 +16,11 @@ export const loadXlsx: Loader = async (bytes) => {
             { cause: error }
         );
     }
-    const sections: LoadedSection[] = sheets.flatMap(({ sheet, data }) =>
-        rowsToSections(data.map((row) => row.map(cellText)), [sheet])
-    );
+    const sections: LoadedSection[] = sheets.flatMap(({ sheet, data }) => {
+        const rows = data.map((row) => row.map(cellText));
+        checkTable(rows, limits);
+        return rowsToSections(rows, [sheet]);
+    });
     return { sections };
 };
 

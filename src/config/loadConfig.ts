@@ -32,6 +32,17 @@ export const envNames: Record<ConfigKey, string> = {
     port: "YIZHI_PORT",
     apiKey: "YIZHI_API_KEY",
     maxUploadBytes: "YIZHI_MAX_UPLOAD_BYTES",
+    parseProcesses: "YIZHI_PARSE_PROCESSES",
+    parseTimeoutSeconds: "YIZHI_PARSE_TIMEOUT_SECONDS",
+    parseMemoryMb: "YIZHI_PARSE_MEMORY_MB",
+    maxInflatedBytes: "YIZHI_MAX_INFLATED_BYTES",
+    maxArchiveEntries: "YIZHI_MAX_ARCHIVE_ENTRIES",
+    maxNestingDepth: "YIZHI_MAX_NESTING_DEPTH",
+    maxPages: "YIZHI_MAX_PAGES",
+    maxTableRows: "YIZHI_MAX_TABLE_ROWS",
+    maxTableColumns: "YIZHI_MAX_TABLE_COLUMNS",
+    maxCellChars: "YIZHI_MAX_CELL_CHARS",
+    maxTextChars: "YIZHI_MAX_TEXT_CHARS",
     hnswM: "YIZHI_HNSW_M",
     hnswEfConstruction: "YIZHI_HNSW_EF_CONSTRUCTION",
     hnswEfSearch: "YIZHI_HNSW_EF_SEARCH",
@@ -65,6 +76,8 @@ const numericKeys = new Set<ConfigKey>([
     "threads", "contextSize", "embeddingContextSize", "maxAnswerTokens", "temperature", "parallelAnswers",
     "chunkSize", "chunkOverlap", "topK", "scoreThreshold", "lexicalThreshold", "rerankThreshold", "rrfK", "retrievalCandidates",
     "maxQueuedQuestions", "port", "maxUploadBytes", "hnswM", "hnswEfConstruction", "hnswEfSearch",
+    "parseProcesses", "parseTimeoutSeconds", "parseMemoryMb", "maxInflatedBytes", "maxArchiveEntries", "maxNestingDepth",
+    "maxPages", "maxTableRows", "maxTableColumns", "maxCellChars", "maxTextChars",
 ]);
 
 /**

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { defaultParseLimits } from "../../ingest/limits.js";
 
 /** Recommended models for real use (see README: "Models"). Both are downloaded by `yizhi models pull`. */
 export const DEFAULT_LLM_MODEL = "hf:Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf";
@@ -62,6 +63,28 @@ export const configSchema = z.object({
     apiKey: z.string().min(1).optional(),
     /** Largest file one upload may carry, in bytes. */
     maxUploadBytes: z.number().int().min(1).default(100 * 1024 * 1024),
+    /** Processes that read (parse) files, each one file at a time; a hostile file harms only its own. */
+    parseProcesses: z.number().int().min(1).max(64).default(2),
+    /** Longest one file may take to read, in seconds; then it fails. */
+    parseTimeoutSeconds: z.number().int().min(1).default(120),
+    /** Memory one file's reading may use, in MB (resident); then it fails. */
+    parseMemoryMb: z.number().int().min(128).default(1024),
+    /** Bytes the entries of a DOCX or XLSX may inflate to, together. */
+    maxInflatedBytes: z.number().int().min(1).default(defaultParseLimits.maxInflatedBytes),
+    /** Entries a DOCX or XLSX may have. */
+    maxArchiveEntries: z.number().int().min(1).default(defaultParseLimits.maxArchiveEntries),
+    /** Depth of nested elements in HTML and in a document's XML. */
+    maxNestingDepth: z.number().int().min(8).default(defaultParseLimits.maxNestingDepth),
+    /** Pages of a PDF. */
+    maxPages: z.number().int().min(1).default(defaultParseLimits.maxPages),
+    /** Rows of a CSV, TSV or spreadsheet. */
+    maxTableRows: z.number().int().min(1).default(defaultParseLimits.maxTableRows),
+    /** Columns of one table row. */
+    maxTableColumns: z.number().int().min(1).default(defaultParseLimits.maxTableColumns),
+    /** Characters of one CSV record or spreadsheet cell. */
+    maxCellChars: z.number().int().min(1).default(defaultParseLimits.maxCellChars),
+    /** Characters of text one document may hold. */
+    maxTextChars: z.number().int().min(1).default(defaultParseLimits.maxTextChars),
     /** HNSW graph degree. */
     hnswM: z.number().int().min(2).max(128).default(16),
     /** HNSW build-time candidate list size. */

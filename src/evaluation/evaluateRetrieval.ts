@@ -85,6 +85,7 @@ export async function buildEvalIndex(yizhi: Yizhi, kbName: string, set: EvalSet,
         }), {
             knowledgeBase: writer,
             embeddings: yizhi.runtime.embeddings,
+            parser: yizhi.parser,
             chunkSize: yizhi.config.chunkSize,
             chunkOverlap: yizhi.config.chunkOverlap,
             onProgress: (progress) => onProgress?.({ phase: "indexing", done: progress.filesDone, total: progress.filesTotal }),

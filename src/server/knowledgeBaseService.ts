@@ -72,6 +72,7 @@ export class KnowledgeBaseService {
                 const outcomes = await ingestSources(files.map((file) => ({ source: file.name, fileName: file.name, bytes: file.bytes })), {
                     knowledgeBase,
                     embeddings: this.yizhi.runtime.embeddings,
+                    parser: this.yizhi.parser,
                     chunkSize: this.yizhi.config.chunkSize,
                     chunkOverlap: this.yizhi.config.chunkOverlap,
                 });

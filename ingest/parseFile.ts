@@ -1,0 +1,50 @@
+import path from "node:path";
+import { UnreadableFileError } from "../src/errors.js";
+import { contentHash } from "./contentHash.js";
+import { limitExceeded, type ParseLimits } from "./limits.js";
+import { loaderFor, supportedExtensions } from "./loaders/index.js";
+import { normalizeSections } from "./normalize.js";
+import { splitSections, type SplitterOptions, type TextChunk } from "./splitter.js";
+
+/** A file to read: its bytes, and the name whose extension picks the loader. */
+export interface ParseRequest {
+    bytes: Uint8Array;
+    fileName: string;
+}
+
+/** What a file becomes before it is embedded. */
+export interface ParsedFile {
+    /** File format, by extension (pdf, docx, txt, ...). */
+    format: string;
+    /** The text encoding that was detected, for byte-oriented text formats. */
+    encoding?: string;
+    /** SHA-256 of the normalised text (see `contentHash`). */
+    hash: string;
+    chunks: TextChunk[];
+}
+
+export interface ParseSettings {
+    limits: ParseLimits;
+    splitter: SplitterOptions;
+}
+
+/** Reads a file into chunks: loader, normalisation, content hash, splitter. Throws `UnreadableFileError` with the reason. */
+export async function parseFile({ bytes, fileName }: ParseRequest, { limits, splitter }: ParseSettings): Promise<ParsedFile> {
+    const load = loaderFor(fileName);
+    if (load == null) {
+        throw new UnreadableFileError(`Unsupported file type ${path.extname(fileName) || "(none)"}. Supported: ${supportedExtensions.join(" ")}`);
+    }
+    const loaded = await load(bytes, fileName, limits);
+    const characters = loaded.sections.reduce((sum, section) => sum + section.text.length, 0);
+    if (characters > limits.maxTextChars) throw limitExceeded("maxTextChars", limits, `holds ${characters.toLocaleString("en")} characters of text`);
+
+    const format = path.extname(fileName).slice(1).toLowerCase();
+    const sections = normalizeSections(loaded.sections, { reflowLines: format === "pdf" });
+    if (sections.length === 0) throw new UnreadableFileError("The file has no text.");
+    return {
+        format,
+        ...(loaded.encoding != null ? { encoding: loaded.encoding } : {}),
+        hash: contentHash(sections.map((section) => section.text)),
+        chunks: splitSections(sections, splitter),
+    };
+}

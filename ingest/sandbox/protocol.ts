@@ -1,0 +1,13 @@
+import type { ParsedFile, ParseRequest, ParseSettings } from "../parseFile.js";
+
+/** Parent → parser process: one file to read. */
+export interface ParseJob {
+    id: number;
+    request: ParseRequest;
+    settings: ParseSettings;
+}
+
+/** Parser process → parent: the file's chunks, or why it cannot be read. */
+export type ParseAnswer =
+    | { id: number; ok: true; parsed: ParsedFile }
+    | { id: number; ok: false; reason: string };
