@@ -59,6 +59,11 @@ export const configSchema = z.object({
     /** Address `yizhi serve` listens on; loopback unless you mean to expose it. */
     host: z.string().min(1).default("127.0.0.1"),
     port: z.number().int().min(0).max(65535).default(8080),
+    /**
+     * Host names (comma-separated) the server answers to, against DNS rebinding. Unset: the loopback
+     * names when `host` is a loopback address, any name otherwise.
+     */
+    allowedHosts: z.string().min(1).optional(),
     /** When set, every API request needs `Authorization: Bearer <apiKey>`. */
     apiKey: z.string().min(1).optional(),
     /** Largest file one upload may carry, in bytes. */

@@ -1,10 +1,12 @@
 import path from "node:path";
 import express, { type Express } from "express";
+import helmet from "helmet";
 import { packageRoot } from "../packageRoot.js";
 import { errorHandler, sendError } from "./httpErrors.js";
 import type { KnowledgeBaseService } from "./knowledgeBaseService.js";
 import { openApiDocument } from "./openApiDocument.js";
 import { requireApiKey } from "./requireApiKey.js";
+import { requireKnownHost, requireSameOrigin } from "./sameOrigin.js";
 import { askRoutes } from "./routes/askRoutes.js";
 import { knowledgeBaseRoutes } from "./routes/knowledgeBaseRoutes.js";
 import { openaiRoutes } from "./routes/openaiRoutes.js";
@@ -19,6 +21,8 @@ export interface AppOptions {
     service: KnowledgeBaseService;
     readiness: Readiness;
     apiKey?: string;
+    /** Host names the server answers to (see `allowedHostNames`); undefined: any. */
+    allowedHosts?: readonly string[];
     maxUploadBytes: number;
     /** Where unexpected errors are reported (the client only sees "Internal server error"). */
     log: (error: unknown) => void;
@@ -31,22 +35,43 @@ const MAX_JSON_BODY = "1mb";
 export function createApp(options: AppOptions): Express {
     const app = express();
     app.disable("x-powered-by");
+    app.use(helmet({
+        // The page loads its scripts and styles from here, never inline; nobody may frame it.
+        contentSecurityPolicy: {
+            useDefaults: false,
+            directives: {
+                defaultSrc: ["'self'"],
+                scriptSrc: ["'self'"],
+                styleSrc: ["'self'"],
+                imgSrc: ["'self'", "data:"],
+                connectSrc: ["'self'"],
+                objectSrc: ["'none'"],
+                baseUri: ["'none'"],
+                formAction: ["'self'"],
+                frameAncestors: ["'none'"],
+            },
+        },
+        frameguard: { action: "deny" },
+        // HTTPS, when there is any, is a proxy's to set up and to pin.
+        strictTransportSecurity: false,
+    }));
+    if (options.allowedHosts != null) app.use(requireKnownHost(options.allowedHosts));
 
     app.get("/healthz", (_req, res) => void res.json({ status: "ok" }));
     app.get("/readyz", (_req, res) => {
         if (options.readiness.ready) return void res.json({ status: "ready" });
-        sendError(res, 503, "not_ready", options.readiness.failure ?? "The models are still loading.");
+        sendError(res, "not_ready", options.readiness.failure ?? "The models are still loading.");
     });
     app.get("/openapi.json", (_req, res) => void res.json(openApiDocument));
     app.use(express.static(path.join(packageRoot, "web"), { index: "index.html" }));
 
     const api = express.Router();
-    if (options.apiKey != null) api.use(requireApiKey(options.apiKey));
+    api.use(options.apiKey != null ? requireApiKey(options.apiKey) : requireSameOrigin());
     api.use(express.json({ limit: MAX_JSON_BODY }));
     api.use(askRoutes(options.service));
     api.use(knowledgeBaseRoutes(options.service, { maxUploadBytes: options.maxUploadBytes }));
     api.use(openaiRoutes(options.service));
-    api.use((req, res) => sendError(res, 404, "not_found", `No route for ${req.method} ${req.path}.`));
+    api.use((req, res) => sendError(res, "not_found", `No route for ${req.method} ${req.path}.`));
     app.use(api);
     app.use(errorHandler(options.log));
     return app;

@@ -11,6 +11,6 @@ export function requireApiKey(apiKey: string): RequestHandler {
         const match = /^Bearer\s+(.+)$/i.exec(req.get("authorization") ?? "");
         if (match?.[1] != null && timingSafeEqual(digest(match[1].trim()), expected)) return next();
         res.setHeader("WWW-Authenticate", "Bearer");
-        sendError(res, 401, "unauthorized", "This server needs an API key: send Authorization: Bearer <key>.");
+        sendError(res, "unauthorized", "This server needs an API key: send Authorization: Bearer <key>.");
     };
 }

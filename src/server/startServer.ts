@@ -3,6 +3,7 @@ import type { Config } from "../config/schema.js";
 import { Yizhi } from "../yizhi.js";
 import { createApp, type Readiness } from "./createApp.js";
 import { KnowledgeBaseService } from "./knowledgeBaseService.js";
+import { allowedHostNames } from "./sameOrigin.js";
 
 export interface StartServerOptions {
     config: Config;
@@ -30,15 +31,18 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const yizhi = new Yizhi(config);
     const readiness: Readiness = { ready: false };
     const apiKey = options.apiKey ?? config.apiKey;
+    const listenHost = options.host ?? config.host;
+    const allowedHosts = allowedHostNames(listenHost, config.allowedHosts);
     const app = createApp({
         service: new KnowledgeBaseService(yizhi),
         readiness,
         maxUploadBytes: config.maxUploadBytes,
         log,
+        ...(allowedHosts != null ? { allowedHosts } : {}),
         ...(apiKey != null ? { apiKey } : {}),
     });
 
-    const server = app.listen(options.port ?? config.port, options.host ?? config.host);
+    const server = app.listen(options.port ?? config.port, listenHost);
     await new Promise<void>((resolve, reject) => {
         server.once("listening", resolve);
         server.once("error", reject);
