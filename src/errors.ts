@@ -13,6 +13,8 @@ export const errorStatus = {
     invalid_upload: 400,
     no_files: 400,
     unauthorized: 401,
+    forbidden_host: 403,
+    forbidden_origin: 403,
     not_found: 404,
     kb_not_found: 404,
     document_not_found: 404,
@@ -26,6 +28,7 @@ export const errorStatus = {
     unreadable_file: 422,
     // The server's own state or setup.
     internal_error: 500,
+    insufficient_storage: 507,
     invalid_config: 500,
     invalid_eval_file: 500,
     invalid_prompt_template: 500,
@@ -152,4 +155,22 @@ export class KnowledgeBaseClosedError extends YizhiError {
     public constructor(kb: string) {
         super("kb_closed", `Knowledge base "${kb}" was used after it was closed.`);
     }
+}
+
+/** The disk (or quota) holding a knowledge base is full; the commit that hit it left nothing behind. */
+export class InsufficientStorageError extends YizhiError {
+    public constructor(kb: string, options?: ErrorOptions) {
+        super("insufficient_storage", `The disk holding knowledge base "${kb}" is full: nothing was committed. Free some space and try again.`, options);
+    }
+}
+
+/** Whether `error` is the file system's "no space left" (or "quota exceeded"). */
+export function isDiskFull(error: unknown): boolean {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    return code === "ENOSPC" || code === "EDQUOT";
+}
+
+/** A `YizhiError` for a write that found the disk full outside a commit (which has its own, naming the knowledge base). */
+export function diskFullError(error: unknown): YizhiError {
+    return new YizhiError("insufficient_storage", "The disk holding the data directory is full: nothing was changed. Free some space and try again.", { cause: error });
 }

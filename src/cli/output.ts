@@ -1,4 +1,4 @@
-import { YizhiError } from "../errors.js";
+import { diskFullError, isDiskFull, YizhiError } from "../errors.js";
 
 export function printJson(value: unknown): void {
     process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -12,7 +12,8 @@ export class CliExit extends Error {
 }
 
 /** Prints an error for a person (and as JSON with --json) and returns the exit code. */
-export function reportError(error: unknown, json: boolean): number {
+export function reportError(thrown: unknown, json: boolean): number {
+    const error = isDiskFull(thrown) ? diskFullError(thrown) : thrown;
     if (error instanceof CliExit) {
         if (error.message !== "") process.stderr.write(`yizhi: ${error.message}\n`);
         return error.exitCode;

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Response } from "express";
 import { MulterError } from "multer";
-import { errorStatus, YizhiError, type ErrorCode } from "../errors.js";
+import { diskFullError, errorStatus, isDiskFull, YizhiError, type ErrorCode } from "../errors.js";
 
 /** An error raised by the HTTP layer itself (a malformed request, a missing key); its status is its code's. */
 export class HttpError extends YizhiError {
@@ -9,13 +9,15 @@ export class HttpError extends YizhiError {
     }
 }
 
-export function sendError(res: Response, status: number, code: ErrorCode, message: string): void {
+export function sendError(res: Response, code: ErrorCode, message: string): void {
+    const status = errorStatus[code];
     if (status === 503) res.setHeader("Retry-After", "5");
     res.status(status).json({ error: { code, message } });
 }
 
 /** Turns any error into `{ error: { code, message } }` with its status; a 500 never shows a stack. */
 export function describeError(error: unknown): { status: number; code: ErrorCode; message: string } {
+    if (isDiskFull(error)) return describeError(diskFullError(error));
     if (error instanceof YizhiError) return { status: errorStatus[error.code], code: error.code, message: error.message };
     if (error instanceof MulterError) {
         if (error.code === "LIMIT_FILE_SIZE") return { status: 413, code: "file_too_large", message: "A file is larger than the upload limit." };
@@ -35,6 +37,6 @@ export function errorHandler(log: (error: unknown) => void): ErrorRequestHandler
         if (res.headersSent) return next(error);
         const { status, code, message } = describeError(error);
         if (status >= 500 && code === "internal_error") log(error);
-        sendError(res, status, code, message);
+        sendError(res, code, message);
     };
 }

@@ -2,6 +2,7 @@ import hnswlib from "hnswlib-node";
 import { Document, type DocumentInterface } from "@langchain/core/documents";
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import { VectorStore } from "@langchain/core/vectorstores";
+import { assertCompleteIndexFile } from "./hnswIndexFile.js";
 
 /** One stored chunk. `label` is its point in the HNSW graph. */
 export interface ChunkRecord {
@@ -178,9 +179,10 @@ export class HnswVectorStore extends VectorStore {
         return queryNorm === 0 || pointNorm === 0 ? 0 : dot / Math.sqrt(queryNorm * pointNorm);
     }
 
-    /** Writes the graph to `file`; the chunks are the caller's to save. */
+    /** Writes the graph to `file`, checked to be whole; the chunks are the caller's to save. */
     public async save(file: string): Promise<void> {
         await this.index.writeIndex(file);
+        await assertCompleteIndexFile(file);
     }
 
     private ensureCapacity(adding: number): void {

@@ -1,7 +1,9 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
-import { CorruptKnowledgeBaseError, EmbedderMismatchError, KnowledgeBaseClosedError, KnowledgeBaseLockLostError } from "../errors.js";
+import {
+    CorruptKnowledgeBaseError, EmbedderMismatchError, InsufficientStorageError, isDiskFull, KnowledgeBaseClosedError, KnowledgeBaseLockLostError,
+} from "../errors.js";
 import type { EmbedderIdentity } from "../models/llamaEmbeddings.js";
 import { fsyncPath, temporaryFilePattern, temporaryPathOf, writeFileAtomic, writeFileDurable } from "./durableFiles.js";
 import { Bm25Index, type Bm25Snapshot } from "../retrieval/bm25Index.js";
@@ -225,8 +227,17 @@ export class KnowledgeBase {
         return true;
     }
 
-    /** Makes every change so far durable, as one atomic step. */
+    /** Makes every change so far durable, as one atomic step. A full disk is an `InsufficientStorageError`, and leaves no partial generation. */
     public async commit(): Promise<void> {
+        try {
+            await this.writeGeneration();
+        } catch (error) {
+            if (isDiskFull(error)) throw new InsufficientStorageError(this.name, { cause: error });
+            throw error;
+        }
+    }
+
+    private async writeGeneration(): Promise<void> {
         this.assertWritable();
         if (!this.dirty) return;
         await this.assertStillTheWriter();
@@ -257,9 +268,18 @@ export class KnowledgeBase {
             for (const temporary of staged.values()) await fs.rm(temporary, { force: true });
             throw error;
         }
-        for (const [file, temporary] of staged) await fs.rename(temporary, path.join(this.dir, file));
-        await fsyncPath(this.dir);
-        await writeFileAtomic(path.join(this.dir, CURRENT), `${generation}\n`);
+        try {
+            for (const [file, temporary] of staged) await fs.rename(temporary, path.join(this.dir, file));
+            await fsyncPath(this.dir);
+            await writeFileAtomic(path.join(this.dir, CURRENT), `${generation}\n`);
+        } catch (error) {
+            // CURRENT still names the previous generation: this one's files are nobody's.
+            for (const [file, temporary] of staged) {
+                await fs.rm(temporary, { force: true });
+                await fs.rm(path.join(this.dir, file), { force: true });
+            }
+            throw error;
+        }
         // The previous generation stays one commit longer for readers that opened it just before.
         await removeGenerationsExcept(this.dir, [generation, this.generation]);
         this.generation = generation;
