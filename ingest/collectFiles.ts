@@ -4,6 +4,11 @@ import path from "node:path";
 export interface CollectedFiles {
     /** Absolute paths of the files found, in a stable order. */
     files: string[];
+    /**
+     * The name to show for each file, which gives away no server folder: its path below the folder
+     * that was given (starting with that folder's own name), or its file name when it was given itself.
+     */
+    displayNames: Map<string, string>;
     /** Given paths that do not exist or cannot be read, with the reason. */
     missing: { path: string; reason: string }[];
 }
@@ -14,10 +19,11 @@ export interface CollectedFiles {
  */
 export async function collectFiles(paths: readonly string[]): Promise<CollectedFiles> {
     const files = new Set<string>();
+    const displayNames = new Map<string, string>();
     const missing: CollectedFiles["missing"] = [];
     const visitedDirs = new Set<string>();
 
-    async function walk(dir: string): Promise<void> {
+    async function walk(dir: string, shownFrom: string): Promise<void> {
         const real = await fs.realpath(dir);
         if (visitedDirs.has(real)) return;
         visitedDirs.add(real);
@@ -27,9 +33,15 @@ export async function collectFiles(paths: readonly string[]): Promise<CollectedF
             if (entry.name.startsWith(".")) continue;
             const full = path.join(dir, entry.name);
             const stat = await fs.stat(full).catch(() => undefined);
-            if (stat?.isDirectory() === true) await walk(full);
-            else if (stat?.isFile() === true) files.add(full);
+            if (stat?.isDirectory() === true) await walk(full, shownFrom);
+            else if (stat?.isFile() === true) add(full, path.relative(shownFrom, full));
         }
+    }
+
+    function add(file: string, displayName: string): void {
+        if (files.has(file)) return;
+        files.add(file);
+        displayNames.set(file, displayName.split(path.sep).join("/"));
     }
 
     for (const given of paths) {
@@ -38,10 +50,10 @@ export async function collectFiles(paths: readonly string[]): Promise<CollectedF
         if (stat instanceof Error) {
             missing.push({ path: full, reason: stat.code === "ENOENT" ? "No such file or folder." : `Cannot read it: ${stat.message}` });
         } else if (stat.isDirectory()) {
-            await walk(full);
+            await walk(full, path.dirname(full));
         } else {
-            files.add(full);
+            add(full, path.basename(full));
         }
     }
-    return { files: [...files], missing };
+    return { files: [...files], displayNames, missing };
 }

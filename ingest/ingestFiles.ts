@@ -59,6 +59,8 @@ export interface IngestOptions {
 export interface IngestSource {
     /** Identity of the document: an absolute path, or an uploaded file's name. */
     source: string;
+    /** The name to show (see `DocumentRecord.displayName`); default: the file name. */
+    displayName?: string;
     /** Name whose extension picks the loader. */
     fileName: string;
     bytes: Uint8Array;
@@ -76,13 +78,13 @@ function documentIdOf(source: string): string {
  */
 export async function ingestPaths(paths: readonly string[], options: IngestOptions): Promise<IngestReport> {
     const started = performance.now();
-    const { files, missing } = await collectFiles(paths);
+    const { files, displayNames, missing } = await collectFiles(paths);
     const ingester = new Ingester(options);
     const outcomes: FileOutcome[] = missing.map((item) => ({ path: item.path, status: "failed", chunks: 0, reason: item.reason }));
 
     for (const [i, file] of files.entries()) {
         options.onProgress?.({ file, filesDone: i, filesTotal: files.length, chunksEmbedded: ingester.chunksEmbedded });
-        outcomes.push(await ingester.ingestFile(file));
+        outcomes.push(await ingester.ingestFile(file, displayNames.get(file) ?? path.basename(file)));
         await ingester.commitIfDue();
     }
     options.onProgress?.({ file: "", filesDone: files.length, filesTotal: files.length, chunksEmbedded: ingester.chunksEmbedded });
@@ -118,17 +120,17 @@ class Ingester {
 
     public constructor(private readonly options: IngestOptions) {}
 
-    public async ingestFile(file: string): Promise<FileOutcome> {
+    public async ingestFile(file: string, displayName: string): Promise<FileOutcome> {
         let bytes: Uint8Array;
         try {
             bytes = await fs.readFile(file);
         } catch (error) {
             return failed(file, `Cannot read the file: ${(error as Error).message}`);
         }
-        return this.ingest({ source: file, fileName: path.basename(file), bytes });
+        return this.ingest({ source: file, displayName, fileName: path.basename(file), bytes });
     }
 
-    public async ingest({ source, fileName, bytes }: IngestSource): Promise<FileOutcome> {
+    public async ingest({ source, displayName, fileName, bytes }: IngestSource): Promise<FileOutcome> {
         const kb = this.options.knowledgeBase;
         const id = documentIdOf(source);
         const stored = kb.getDocument(id);
@@ -150,7 +152,7 @@ class Ingester {
         const { format, hash, chunks } = parsed;
         if (stored?.hash === hash) {
             // Other bytes, same text (re-saved, or converted to another format): nothing to re-embed.
-            kb.updateDocument(id, { fileHash, format, sizeBytes: bytes.length });
+            kb.updateDocument(id, { fileHash, format, sizeBytes: bytes.length, ...(displayName != null ? { displayName } : {}) });
             return { path: source, status: "unchanged", chunks: stored.labels.length, documentId: id };
         }
         const twin = kb.findByHash(hash);
@@ -164,6 +166,7 @@ class Ingester {
         const record = kb.putDocument({
             id,
             source,
+            ...(displayName != null ? { displayName } : {}),
             hash,
             fileHash,
             format,

@@ -24,8 +24,11 @@ export const errorStatus = {
     embedder_mismatch: 409,
     body_too_large: 413,
     file_too_large: 413,
+    upload_too_large: 413,
     unsupported_file_type: 415,
     unreadable_file: 422,
+    // nginx's "client closed request": nobody reads the answer, it is only logged.
+    request_aborted: 499,
     // The server's own state or setup.
     internal_error: 500,
     insufficient_storage: 507,
@@ -109,8 +112,12 @@ export class EmbedderMismatchError extends YizhiError {
 
 /** Stored files that cannot be read back; nothing is written over them. */
 export class CorruptKnowledgeBaseError extends YizhiError {
-    public constructor(kb: string, detail: string, options?: ErrorOptions) {
+    /** The damaged file, relative to the knowledge base's folder, when one is known. */
+    public readonly file: string | undefined;
+
+    public constructor(kb: string, detail: string, options?: ErrorOptions & { file?: string }) {
         super("kb_corrupt", `Knowledge base "${kb}" cannot be opened: ${detail}`, options);
+        this.file = options?.file;
     }
 }
 
@@ -173,4 +180,11 @@ export function isDiskFull(error: unknown): boolean {
 /** A `YizhiError` for a write that found the disk full outside a commit (which has its own, naming the knowledge base). */
 export function diskFullError(error: unknown): YizhiError {
     return new YizhiError("insufficient_storage", "The disk holding the data directory is full: nothing was changed. Free some space and try again.", { cause: error });
+}
+
+/** The client went away before its question was answered (it disconnected while waiting). */
+export class RequestAbortedError extends YizhiError {
+    public constructor() {
+        super("request_aborted", "The client went away before the answer was ready.");
+    }
 }

@@ -83,7 +83,7 @@ describe("kill -9 during an ingest", () => {
         } finally {
             await yizhi.dispose();
         }
-        const leftovers = (await fs.readdir(kbDir)).filter((entry) => !/^(kb\.json|CURRENT|index-\d+\.hnsw|records-\d+\.json|lexical-\d+\.json)$/.test(entry));
+        const leftovers = (await fs.readdir(kbDir)).filter((entry) => !/^(kb\.json|CURRENT|index-\d+\.hnsw|(?:records|lexical|checksums)-\d+\.json)$/.test(entry));
         assert.deepEqual(leftovers, [], "no temporary files or lock left behind");
     });
 });

@@ -500,6 +500,83 @@ describe("KnowledgeBase", () => {
         await assertUnchanged(dir, before);
     });
 
+    describe("integrity on disk", () => {
+        /** A knowledge base with two commits: generation 1 holds a and b, generation 2 adds c. */
+        async function twoCommits(): Promise<string> {
+            const { dir } = await committedKb();
+            const writer = await KnowledgeBase.open("test", dir, options("write"));
+            put(writer, makeDocument("c", 2, 3));
+            await writer.commit();
+            await writer.close();
+            return dir;
+        }
+
+        const damages: { file: string; damage: (file: string) => Promise<void> }[] = [
+            {
+                file: "records-2.json", damage: async (file) => {
+                    // Valid JSON, every chunk gone: what opened as "3 documents, 0 chunks" before checksums.
+                    const records = JSON.parse(await fs.readFile(file, "utf8")) as { chunks: unknown[] };
+                    await fs.writeFile(file, JSON.stringify({ ...records, chunks: [] }));
+                },
+            },
+            {
+                file: "index-2.hnsw", damage: async (file) => {
+                    const bytes = await fs.readFile(file);
+                    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+                    await fs.writeFile(file, bytes);
+                },
+            },
+        ];
+
+        for (const { file, damage } of damages) {
+            it(`names a damaged ${file} when opening, rewriting nothing, and repair rolls back to the last whole commit`, async () => {
+                const dir = await twoCommits();
+                await damage(path.join(dir, file));
+                const before = await snapshot(dir);
+                for (const mode of ["read", "write"] as const) {
+                    await assert.rejects(KnowledgeBase.open("test", dir, options(mode)), (error: unknown) => {
+                        assert.ok(error instanceof CorruptKnowledgeBaseError);
+                        assert.equal(error.file, file);
+                        assert.match(error.message, new RegExp(`${file.replace(".", "\\.")} .*yizhi kb repair test`));
+                        return true;
+                    });
+                    await assertUnchanged(dir, before);
+                }
+
+                assert.deepEqual(await KnowledgeBase.repair("test", dir, 0), { from: 2, to: 1 });
+                assert.equal((await fs.readFile(path.join(dir, "CURRENT"), "utf8")).trim(), "1");
+                assert.ok(!(await fs.readdir(dir)).some((entry) => entry.endsWith("-2.json") || entry.endsWith("-2.hnsw")), "the damaged generation is gone");
+                const reader = await KnowledgeBase.open("test", dir, options("read"));
+                assert.deepEqual(reader.documents().map((document) => document.id).sort(), ["a", "b"]);
+                assert.equal(bestHit(reader, makeDocument("a", 3, 1).vectors[2]!).text, "a v1 第2段");
+                assert.deepEqual(await KnowledgeBase.repair("test", dir, 0), { from: 1, to: 1 }, "a whole knowledge base is left as it is");
+            });
+        }
+
+        it("keeps the previous commit to roll back to, also after a writer opens", async () => {
+            const dir = await twoCommits();
+            const writer = await KnowledgeBase.open("test", dir, options("write"));
+            await writer.close();
+            assert.ok((await fs.readdir(dir)).includes("records-1.json"));
+            await fs.writeFile(path.join(dir, "CURRENT"), "garbage");
+            assert.deepEqual(await KnowledgeBase.repair("test", dir, 0), { from: undefined, to: 2 }, "an unreadable CURRENT goes to the newest whole commit");
+        });
+
+        it("says so when no commit is whole", async () => {
+            const { dir } = await committedKb();
+            await fs.writeFile(path.join(dir, "records-1.json"), "{}");
+            await assert.rejects(KnowledgeBase.repair("test", dir, 0), /no commit of it is whole/);
+        });
+
+        it("lists a knowledge base whose commit is damaged, with its problem", async () => {
+            const dir = await twoCommits();
+            await damages[0]!.damage(path.join(dir, "records-2.json"));
+            const kbs = new KnowledgeBases(path.dirname(dir), hnsw);
+            const listed = (await kbs.list()).find((summary) => summary.name === path.basename(dir));
+            assert.match(listed?.problem ?? "", /records-2\.json/);
+        });
+    });
+
     it("refuses a corrupt kb.json, rewriting nothing", async () => {
         const { dir } = await committedKb();
         await fs.writeFile(path.join(dir, "kb.json"), "{ not json");
@@ -603,7 +680,7 @@ describe("KnowledgeBases", () => {
         await kb.close();
     }
 
-    it("lists knowledge bases and skips folders that are not knowledge bases", async () => {
+    it("lists knowledge bases, damaged ones too, and skips folders that are not knowledge bases", async () => {
         const kbs = new KnowledgeBases(path.join(dataDir, "list"), hnsw);
         assert.deepEqual(await kbs.list(), [], "a missing data directory lists nothing");
         await createKb(kbs, "docs", [makeDocument("a", 3, 1), makeDocument("b", 2, 2)]);
@@ -619,10 +696,13 @@ describe("KnowledgeBases", () => {
 
         const summaries = await kbs.list();
         assert.deepEqual(summaries.map(({ name, embedder: id, documents, chunks }) => ({ name, id, documents, chunks })), [
+            { name: "broken", id: "", documents: 0, chunks: 0 },
             { name: "docs", id: embedder.id, documents: 2, chunks: 5 },
             { name: "项目文档", id: embedder.id, documents: 1, chunks: 1 },
         ]);
-        assert.ok(!Number.isNaN(Date.parse(summaries[0]!.createdAt)));
+        assert.match(summaries[0]!.problem ?? "", /kb\.json cannot be read/, "a damaged knowledge base is listed, with its problem");
+        assert.equal(summaries[1]!.problem, undefined);
+        assert.ok(!Number.isNaN(Date.parse(summaries[1]!.createdAt)));
         assert.equal(await kbs.exists("docs"), true);
         assert.equal(await kbs.exists("other"), false);
     });

@@ -287,7 +287,7 @@ describe("the HTTP API", () => {
         const response = await postJson(`${url}/ask`, { question: "问题", kb: "damaged" });
         const body = await response.text();
         assert.equal(response.status, 500);
-        assert.deepEqual(JSON.parse(body), { error: { code: "kb_corrupt", message: "Knowledge base \"damaged\" cannot be opened: its records records-999.json cannot be read." } });
+        assert.deepEqual(JSON.parse(body), { error: { code: "kb_corrupt", message: "Knowledge base \"damaged\" cannot be opened: its file records-999.json cannot be read. Run: yizhi kb repair damaged" } });
         assert.ok(!body.includes("    at ") && !body.includes(temp.dir), "no stack trace, no server paths");
     });
 });

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import fs from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startServer, type RunningServer } from "../src/server/startServer.js";
-import { makeTempDir } from "./helpers.js";
-import { testConfig } from "./testConfig.js";
+import { makeTempDir, testModelPath } from "./helpers.js";
+import { runCli } from "./runCli.js";
+import { testConfig, testEnv } from "./testConfig.js";
 
 /** A raw HTTP request, so that `Host` can be set as a DNS-rebinding page's browser would send it. */
 function request(url: string, options: { method?: string; headers?: Record<string, string> }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
@@ -33,7 +35,7 @@ describe("a server reachable by every page a team member opens", () => {
 
     before(async () => {
         temp = await makeTempDir();
-        server = await startServer({ config: testConfig(path.join(temp.dir, "storage")), port: 0, log: () => undefined });
+        server = await startServer({ config: testConfig(path.join(temp.dir, "storage"), { maxUploadRequestBytes: 4096 }), port: 0, log: () => undefined });
         await server.ready;
         const created = await fetch(`${server.url}/kbs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "team" }) });
         assert.equal(created.status, 201);
@@ -71,7 +73,24 @@ describe("a server reachable by every page a team member opens", () => {
     it("accepts the same requests from its own page and from clients that are not browsers", async () => {
         assert.equal((await upload(documentsUrl(), "own-page.txt", { origin: server.url, "sec-fetch-site": "same-origin" })).status, 200);
         assert.equal((await upload(documentsUrl(), "curl.txt")).status, 200, "no Origin, no Sec-Fetch-Site: curl or a script");
-        assert.deepEqual(await documentNames(), ["curl.txt", "own-page.txt", "规章.txt"]);
+        const names = await documentNames();
+        assert.ok(names.includes("curl.txt") && names.includes("own-page.txt"));
+    });
+
+    it("refuses an upload whose files together pass maxUploadRequestBytes, storing none of them", async () => {
+        const before = await documentNames();
+        const form = (count: number) => {
+            const body = new FormData();
+            for (let i = 0; i < count; i++) body.append("files", new Blob([`第${i}份：${"内容。".repeat(160)}`]), `part-${count}-${i}.txt`);
+            return body;
+        };
+        const refused = await fetch(documentsUrl(), { method: "POST", body: form(3) });
+        assert.equal(refused.status, 413);
+        const { error } = await refused.json() as { error: { code: string; message: string } };
+        assert.equal(error.code, "upload_too_large");
+        assert.match(error.message, /4096 bytes together.*maxUploadRequestBytes/);
+        assert.deepEqual(await documentNames(), before);
+        assert.equal((await fetch(documentsUrl(), { method: "POST", body: form(2) })).status, 200, "two of them fit");
     });
 
     it("answers only to its own host names (no DNS rebinding), on every route", async () => {
@@ -97,6 +116,85 @@ describe("a server reachable by every page a team member opens", () => {
         assert.equal(page.headers.get("x-content-type-options"), "nosniff");
         assert.equal(page.headers.get("x-frame-options"), "DENY");
         assert.equal(page.headers.get("x-powered-by"), null);
+    });
+});
+
+describe("what the API shows of the server", () => {
+    let temp: Awaited<ReturnType<typeof makeTempDir>>;
+    let server: RunningServer;
+    const postJson = (route: string, body: unknown) =>
+        fetch(`${server.url}${route}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+    before(async () => {
+        temp = await makeTempDir();
+        const storage = path.join(temp.dir, "storage");
+        const folder = path.join(temp.dir, "srv", "secret-location", "合同");
+        await fs.mkdir(path.join(folder, "2024"), { recursive: true });
+        await fs.writeFile(path.join(folder, "2024", "租赁合同.txt"), "租赁合同：租期三年，租金每月一万元。");
+        await fs.writeFile(path.join(temp.dir, "srv", "secret-location", "单独的文件.txt"), "单独的文件：会议记录。");
+        const ingested = await runCli(["ingest", folder, path.join(temp.dir, "srv", "secret-location", "单独的文件.txt"), "--kb", "contracts"], testEnv(storage));
+        assert.equal(ingested.code, 0, ingested.stderr);
+        server = await startServer({ config: testConfig(storage, { lexicalThreshold: 0.1 }), port: 0, log: () => undefined });
+        await server.ready;
+    });
+    after(async () => {
+        await server.close();
+        await temp.cleanup();
+    });
+
+    it("names documents ingested by the CLI by their path below the ingested folder, never by the server's folders", async () => {
+        const body = await (await fetch(`${server.url}/kbs/contracts/documents`)).text();
+        assert.doesNotMatch(body, /secret-location|\/srv\/|yizhi-test/);
+        const { documents } = JSON.parse(body) as { documents: { source: string; name: string }[] };
+        assert.deepEqual(documents.map(({ source, name }) => ({ source, name })).sort((a, b) => a.name.localeCompare(b.name)), [
+            { source: "单独的文件.txt", name: "单独的文件.txt" },
+            { source: "合同/2024/租赁合同.txt", name: "合同/2024/租赁合同.txt" },
+        ].sort((a, b) => a.name.localeCompare(b.name)));
+
+        const asked = await postJson("/ask", { kb: "contracts", question: "租赁合同的租金是多少？", mode: "bm25" });
+        const answer = await asked.text();
+        assert.equal(asked.status, 200, answer);
+        assert.doesNotMatch(answer, /secret-location|yizhi-test/);
+        const { sources } = JSON.parse(answer) as { sources: { source: string; name: string }[] };
+        assert.ok(sources.length > 0);
+        assert.equal(sources[0]!.source, "合同/2024/租赁合同.txt");
+        assert.equal(sources[0]!.name, "租赁合同.txt");
+    });
+
+    it("bounds /v1/chat/completions as /ask is bounded: message size, question size, message count", async () => {
+        const ask = (messages: unknown[]) => postJson("/v1/chat/completions", { model: "contracts", messages });
+        for (const [messages, problem] of [
+            [[{ role: "user", content: "租".repeat(900_000 / 3) }], /messages/],
+            [[{ role: "user", content: "租金是多少？".repeat(1_000) }], /at most 4000/],
+            [Array.from({ length: 5_000 }, (_, i) => ({ role: i % 2 === 0 ? "user" : "assistant", content: "租金？" })), /messages/],
+            [[{ role: "user", content: "   " }], /empty/],
+        ] as const) {
+            const response = await ask([...messages]);
+            assert.equal(response.status, 400);
+            const { error } = await response.json() as { error: { code: string; message: string } };
+            assert.equal(error.code, "invalid_request");
+            assert.match(error.message, problem);
+        }
+        const long = Array.from({ length: 120 }, (_, i) => ({ role: i % 2 === 0 ? "user" : "assistant", content: `第${i}轮` }));
+        const accepted = await ask([...long, { role: "user", content: "租赁合同的租金是多少？" }]);
+        assert.equal(accepted.status, 200, "a long conversation is answered, from its latest turns");
+    });
+
+    it("/readyz does not show model paths to anyone who asks", async () => {
+        const broken = await startServer({
+            config: testConfig(path.join(temp.dir, "storage"), { llmModel: path.join(temp.dir, "srv", "secret-location", "missing.gguf"), embeddingModel: testModelPath }),
+            port: 0, log: () => undefined,
+        });
+        try {
+            await broken.ready.catch(() => undefined);
+            const response = await fetch(`${broken.url}/readyz`);
+            assert.equal(response.status, 503);
+            const body = await response.text();
+            assert.doesNotMatch(body, /secret-location|missing\.gguf|shared\/models/);
+            assert.match(body, /log says why/);
+        } finally {
+            await broken.close();
+        }
     });
 });
 

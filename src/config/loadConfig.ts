@@ -33,6 +33,7 @@ export const envNames: Record<ConfigKey, string> = {
     allowedHosts: "YIZHI_ALLOWED_HOSTS",
     apiKey: "YIZHI_API_KEY",
     maxUploadBytes: "YIZHI_MAX_UPLOAD_BYTES",
+    maxUploadRequestBytes: "YIZHI_MAX_UPLOAD_REQUEST_BYTES",
     parseProcesses: "YIZHI_PARSE_PROCESSES",
     parseTimeoutSeconds: "YIZHI_PARSE_TIMEOUT_SECONDS",
     parseMemoryMb: "YIZHI_PARSE_MEMORY_MB",
@@ -76,7 +77,7 @@ export interface LoadedConfig {
 const numericKeys = new Set<ConfigKey>([
     "threads", "contextSize", "embeddingContextSize", "maxAnswerTokens", "temperature", "parallelAnswers",
     "chunkSize", "chunkOverlap", "topK", "scoreThreshold", "lexicalThreshold", "rerankThreshold", "rrfK", "retrievalCandidates",
-    "maxQueuedQuestions", "port", "maxUploadBytes", "hnswM", "hnswEfConstruction", "hnswEfSearch",
+    "maxQueuedQuestions", "port", "maxUploadBytes", "maxUploadRequestBytes", "hnswM", "hnswEfConstruction", "hnswEfSearch",
     "parseProcesses", "parseTimeoutSeconds", "parseMemoryMb", "maxInflatedBytes", "maxArchiveEntries", "maxNestingDepth",
     "maxPages", "maxTableRows", "maxTableColumns", "maxCellChars", "maxTextChars",
 ]);

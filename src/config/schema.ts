@@ -68,6 +68,8 @@ export const configSchema = z.object({
     apiKey: z.string().min(1).optional(),
     /** Largest file one upload may carry, in bytes. */
     maxUploadBytes: z.number().int().min(1).default(100 * 1024 * 1024),
+    /** Largest total of the files of one upload request, in bytes: what one request can make the server hold. */
+    maxUploadRequestBytes: z.number().int().min(1).default(256 * 1024 * 1024),
     /** Processes that read (parse) files, each one file at a time; a hostile file harms only its own. */
     parseProcesses: z.number().int().min(1).max(64).default(2),
     /** Longest one file may take to read, in seconds; then it fails. */

@@ -1,5 +1,5 @@
 import { LlamaChatSession, type ChatHistoryItem, type LlamaContext, type LlamaContextSequence, type LlamaModel } from "node-llama-cpp";
-import { QueueFullError } from "../errors.js";
+import { WaitQueue } from "./waitQueue.js";
 
 /** An earlier exchange of a conversation, oldest first. */
 export interface ChatTurn {
@@ -32,15 +32,14 @@ export interface GenerateOptions {
  * evaluated in the same batches. A question waits for a free sequence.
  */
 export class ChatModel {
-    private readonly freeSequences: LlamaContextSequence[] = [];
-    private readonly waiting: ((sequence: LlamaContextSequence) => void)[] = [];
+    private readonly sequences: WaitQueue<LlamaContextSequence>;
 
     private constructor(
         private readonly model: LlamaModel,
         private readonly context: LlamaContext,
         private readonly options: ChatModelOptions
     ) {
-        for (let i = 0; i < options.sequences; i++) this.freeSequences.push(context.getSequence());
+        this.sequences = new WaitQueue(Array.from({ length: options.sequences }, () => context.getSequence()), options.maxQueued);
     }
 
     public static async create(model: LlamaModel, options: ChatModelOptions): Promise<ChatModel> {
@@ -65,9 +64,12 @@ export class ChatModel {
         return this.model.tokenize(text).length;
     }
 
-    /** Generates the reply to `prompt`, streaming its text to `onTextChunk`, and returns it whole. */
+    /**
+     * Generates the reply to `prompt`, streaming its text to `onTextChunk`, and returns it whole.
+     * Waits for a free sequence; an abort while waiting rejects with `RequestAbortedError`.
+     */
     public async generate(options: GenerateOptions): Promise<string> {
-        const sequence = await this.acquireSequence();
+        const sequence = await this.sequences.acquire(options.signal);
         const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
         try {
             if (options.history != null && options.history.length > 0)
@@ -81,21 +83,8 @@ export class ChatModel {
         } finally {
             session.dispose();
             await sequence.clearHistory();
-            this.releaseSequence(sequence);
+            this.sequences.release(sequence);
         }
-    }
-
-    private acquireSequence(): Promise<LlamaContextSequence> {
-        const sequence = this.freeSequences.pop();
-        if (sequence != null) return Promise.resolve(sequence);
-        if (this.waiting.length >= this.options.maxQueued) return Promise.reject(new QueueFullError(this.options.sequences, this.options.maxQueued));
-        return new Promise((resolve) => this.waiting.push(resolve));
-    }
-
-    private releaseSequence(sequence: LlamaContextSequence): void {
-        const next = this.waiting.shift();
-        if (next != null) next(sequence);
-        else this.freeSequences.push(sequence);
     }
 }
 

@@ -24,6 +24,7 @@ export interface AppOptions {
     /** Host names the server answers to (see `allowedHostNames`); undefined: any. */
     allowedHosts?: readonly string[];
     maxUploadBytes: number;
+    maxUploadRequestBytes: number;
     /** Where unexpected errors are reported (the client only sees "Internal server error"). */
     log: (error: unknown) => void;
 }
@@ -69,7 +70,7 @@ export function createApp(options: AppOptions): Express {
     api.use(options.apiKey != null ? requireApiKey(options.apiKey) : requireSameOrigin());
     api.use(express.json({ limit: MAX_JSON_BODY }));
     api.use(askRoutes(options.service));
-    api.use(knowledgeBaseRoutes(options.service, { maxUploadBytes: options.maxUploadBytes }));
+    api.use(knowledgeBaseRoutes(options.service, { maxUploadBytes: options.maxUploadBytes, maxUploadRequestBytes: options.maxUploadRequestBytes }));
     api.use(openaiRoutes(options.service));
     api.use((req, res) => sendError(res, "not_found", `No route for ${req.method} ${req.path}.`));
     app.use(api);

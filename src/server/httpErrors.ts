@@ -33,10 +33,16 @@ export function describeError(error: unknown): { status: number; code: ErrorCode
 }
 
 export function errorHandler(log: (error: unknown) => void): ErrorRequestHandler {
-    return (error: unknown, _req, res, next) => {
+    return (error: unknown, req, res, next) => {
+        const { code, message } = describeError(error);
+        if (code === "request_aborted") {
+            // Nobody is there to read a reply: one line for the log, no stack.
+            log(`${req.method} ${req.path}: ${message}`);
+            if (!res.headersSent) res.status(errorStatus[code]).end();
+            return;
+        }
         if (res.headersSent) return next(error);
-        const { status, code, message } = describeError(error);
-        if (status >= 500 && code === "internal_error") log(error);
+        if (code === "internal_error") log(error);
         sendError(res, code, message);
     };
 }

@@ -1,7 +1,8 @@
+import path from "node:path";
 import { ingestSources, type FileOutcome } from "../../ingest/ingestFiles.js";
-import type { AnswerRequest, AnswerResult } from "../answer/answerQuestion.js";
+import type { AnswerRequest, AnswerResult, AnswerSource } from "../answer/answerQuestion.js";
 import { DocumentNotFoundError, KnowledgeBaseExistsError, KnowledgeBaseNotFoundError } from "../errors.js";
-import { KnowledgeBase, summarizeDocument, type DocumentSummary } from "../store/knowledgeBase.js";
+import { displayNameOf, KnowledgeBase, summarizeDocument, type DocumentSummary } from "../store/knowledgeBase.js";
 import { validateKbName, type KnowledgeBaseSummary } from "../store/knowledgeBases.js";
 import type { Yizhi } from "../yizhi.js";
 
@@ -44,10 +45,11 @@ export class KnowledgeBaseService {
         this.readers.delete(name);
     }
 
+    /** The documents, each `source` the name to show: a client never sees the server's folders. */
     public async documents(name: string): Promise<DocumentSummary[]> {
         await this.assertExists(name);
         const { documents } = await KnowledgeBase.readCommitted(name, this.yizhi.knowledgeBases.dirOf(name));
-        return documents.map(summarizeDocument);
+        return documents.map(summarizeDocument).map((summary) => ({ ...summary, source: summary.name }));
     }
 
     public async deleteDocument(name: string, documentId: string): Promise<void> {
@@ -83,8 +85,19 @@ export class KnowledgeBaseService {
         });
     }
 
+    /** Answers a question; each source's `source` is its document's name to show, as in `documents`. */
     public async ask(name: string, request: AnswerRequest): Promise<AnswerResult> {
-        return this.yizhi.answerFrom(await this.reader(name), request);
+        const knowledgeBase = await this.reader(name);
+        const shown = (sources: AnswerSource[]) => sources.map((source) => {
+            const document = knowledgeBase.getDocument(source.documentId);
+            return { ...source, source: document != null ? displayNameOf(document) : path.basename(source.source) };
+        });
+        const { onSources } = request;
+        const result = await this.yizhi.answerFrom(knowledgeBase, {
+            ...request,
+            ...(onSources != null ? { onSources: (sources: AnswerSource[]) => onSources(shown(sources)) } : {}),
+        });
+        return { ...result, sources: shown(result.sources) };
     }
 
     private async reader(name: string): Promise<KnowledgeBase> {

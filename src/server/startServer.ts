@@ -37,6 +37,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         service: new KnowledgeBaseService(yizhi),
         readiness,
         maxUploadBytes: config.maxUploadBytes,
+        maxUploadRequestBytes: config.maxUploadRequestBytes,
         log,
         ...(allowedHosts != null ? { allowedHosts } : {}),
         ...(apiKey != null ? { apiKey } : {}),
@@ -53,7 +54,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const ready = Promise.all([yizhi.runtime.embeddings.embedQuery("ready"), yizhi.runtime.getChatModel()]).then(() => {
         readiness.ready = true;
     }, (error: unknown) => {
-        readiness.failure = `The models could not be loaded: ${(error as Error).message}`;
+        // The reason names files on the server: it goes to the log, not to whoever asks /readyz.
+        readiness.failure = "The models could not be loaded; the server's log says why.";
         throw error;
     });
     ready.catch(log);

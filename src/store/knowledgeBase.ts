@@ -5,6 +5,8 @@ import {
     CorruptKnowledgeBaseError, EmbedderMismatchError, InsufficientStorageError, isDiskFull, KnowledgeBaseClosedError, KnowledgeBaseLockLostError,
 } from "../errors.js";
 import type { EmbedderIdentity } from "../models/llamaEmbeddings.js";
+import { assertCompleteIndexFile } from "./hnswIndexFile.js";
+import { checksumOfData, checksumOfFile, sameChecksum, type GenerationChecksums } from "./generationChecksums.js";
 import { fsyncPath, temporaryFilePattern, temporaryPathOf, writeFileAtomic, writeFileDurable } from "./durableFiles.js";
 import { Bm25Index, type Bm25Snapshot } from "../retrieval/bm25Index.js";
 import { TOKENIZER_VERSION, tokenize } from "../retrieval/tokenize.js";
@@ -17,6 +19,12 @@ export interface DocumentRecord {
     id: string;
     /** Where the document came from: an absolute file path, or an uploaded file's name. */
     source: string;
+    /**
+     * The name shown to people who use the knowledge base, which gives away no server folder: the
+     * path below the folder that was ingested (with that folder's name), or the file name. Missing in
+     * documents stored before it was recorded; the file name stands in.
+     */
+    displayName?: string;
     /** SHA-256 of the normalised text: decides whether two files hold the same document. */
     hash: string;
     /** SHA-256 of the file's bytes: lets an unchanged file be skipped without parsing it again. */
@@ -45,7 +53,12 @@ export interface DocumentSummary {
 
 export function summarizeDocument(document: DocumentRecord): DocumentSummary {
     const { id, source, hash, format, sizeBytes, ingestedAt } = document;
-    return { id, source, name: path.basename(source), chunks: document.labels.length, hash, format, sizeBytes, ingestedAt };
+    return { id, source, name: displayNameOf(document), chunks: document.labels.length, hash, format, sizeBytes, ingestedAt };
+}
+
+/** The name to show for a document (see `DocumentRecord.displayName`). */
+export function displayNameOf(document: Pick<DocumentRecord, "source" | "displayName">): string {
+    return document.displayName ?? path.basename(document.source);
 }
 
 export interface KnowledgeBaseManifest {
@@ -83,15 +96,17 @@ const CURRENT = "CURRENT";
 const indexFile = (generation: number) => `index-${generation}.hnsw`;
 const recordsFile = (generation: number) => `records-${generation}.json`;
 const lexicalFile = (generation: number) => `lexical-${generation}.json`;
-const generationFile = /^(?:index|records|lexical)-(\d+)\.(?:hnsw|json)$/;
+const checksumsFile = (generation: number) => `checksums-${generation}.json`;
+const generationFile = /^(?:index|records|lexical|checksums)-(\d+)\.(?:hnsw|json)$/;
 
 /**
  * A knowledge base on disk: its documents, their chunks, the HNSW graph of the chunks' vectors and
  * the BM25 index of their words.
  *
  * Changes are made in memory and become durable at `commit()`, which writes a new generation (graph,
- * lexical index and records) beside the last one and then switches the `CURRENT` pointer with an
- * atomic rename.
+ * lexical index, records, and the checksums of those three) beside the last one and then switches
+ * the `CURRENT` pointer with an atomic rename. Opening verifies the checksums, so a damaged file is
+ * reported by name; the previous generation is kept for `repair()` to roll back to.
  * A crash at any moment leaves the previous generation intact and current. A writer commits only
  * while it still holds the write lock and nobody else has committed since it opened.
  */
@@ -129,15 +144,17 @@ export class KnowledgeBase {
                 const store = HnswVectorStore.create(options.embeddings, manifest.embedder.dimension, hnsw);
                 return new KnowledgeBase(name, dir, manifest, store, new Bm25Index(), [], 0, lock);
             }
-            const records = await readRecords(name, dir, generation);
+            const checksums = await readChecksums(name, dir, generation);
+            await verifyFiles(name, dir, checksums, [indexFile(generation)]);
+            const records = await readRecords(name, dir, generation, checksums);
             const store = await HnswVectorStore.load(
                 options.embeddings, manifest.embedder.dimension, hnsw,
                 path.join(dir, indexFile(generation)), records.chunks, records.labelsIssued
             ).catch((error: unknown) => {
                 throw new CorruptKnowledgeBaseError(name, `its vector index ${indexFile(generation)} cannot be read.`, { cause: error });
             });
-            const lexical = await readLexicalIndex(dir, generation, records.chunks);
-            if (lock != null) await removeGenerationsExcept(dir, [generation]);
+            const lexical = await readLexicalIndex(dir, generation, records.chunks, checksums);
+            if (lock != null) await removeGenerationsExcept(dir, [generation, generation - 1]);
             return new KnowledgeBase(name, dir, manifest, store, lexical, records.documents, generation, lock);
         } catch (error) {
             await lock?.release();
@@ -152,8 +169,42 @@ export class KnowledgeBase {
     public static async readCommitted(name: string, dir: string): Promise<{ documents: DocumentRecord[]; chunks: ChunkRecord[] }> {
         const generation = await readCurrentGeneration(name, dir);
         if (generation === 0) return { documents: [], chunks: [] };
-        const { documents, chunks } = await readRecords(name, dir, generation);
+        const { documents, chunks } = await readRecords(name, dir, generation, await readChecksums(name, dir, generation));
         return { documents, chunks };
+    }
+
+    /**
+     * Points `CURRENT` back at the newest generation whose files are whole (their checksums match,
+     * the records are consistent, the index is complete), and removes the damaged ones after it.
+     * Returns the generation it was at (undefined when `CURRENT` itself was unreadable) and the one
+     * it is at now; they are equal when nothing was damaged.
+     */
+    public static async repair(name: string, dir: string, lockWaitMs = 10_000): Promise<{ from: number | undefined; to: number }> {
+        const lock = await acquireWriteLock(dir, name, lockWaitMs);
+        try {
+            const current = await readCurrentGeneration(name, dir).catch((error: unknown) => {
+                if (error instanceof CorruptKnowledgeBaseError) return undefined;
+                throw error;
+            });
+            if (current === 0) return { from: 0, to: 0 };
+            const present = new Set<number>();
+            for (const entry of await fs.readdir(dir)) {
+                const match = generationFile.exec(entry);
+                if (match != null) present.add(Number(match[1]));
+            }
+            const candidates = [...present].filter((generation) => current == null || generation <= current).sort((a, b) => b - a);
+            for (const generation of candidates) {
+                if (!await isWhole(name, dir, generation)) continue;
+                if (generation !== current) {
+                    await writeFileAtomic(path.join(dir, CURRENT), `${generation}\n`);
+                    await removeGenerationsExcept(dir, [generation]);
+                }
+                return { from: current, to: generation };
+            }
+            throw new CorruptKnowledgeBaseError(name, "no commit of it is whole, so there is none to go back to. Delete it and ingest its documents again.");
+        } finally {
+            await lock.release();
+        }
     }
 
     /** The generation committed now in `dir` (0 when nothing was committed): changes with every commit. */
@@ -208,7 +259,7 @@ export class KnowledgeBase {
     }
 
     /** Changes a stored document's file details (not its chunks). Durable at `commit()`. */
-    public updateDocument(id: string, changes: Partial<Pick<DocumentRecord, "fileHash" | "format" | "sizeBytes">>): void {
+    public updateDocument(id: string, changes: Partial<Pick<DocumentRecord, "fileHash" | "format" | "sizeBytes" | "displayName">>): void {
         this.assertWritable();
         const document = this.documentsById.get(id);
         if (document == null) return;
@@ -251,18 +302,23 @@ export class KnowledgeBase {
             return temporary;
         };
         try {
+            const checksums: GenerationChecksums = {};
             const indexPath = stage(indexFile(generation));
             await this.store.save(indexPath);
             await fsyncPath(indexPath);
-            const lexical: LexicalSnapshot = { tokenizer: TOKENIZER_VERSION, ...this.lexical.toSnapshot() };
-            await writeFileDurable(stage(lexicalFile(generation)), JSON.stringify(lexical));
-            const records: SnapshotRecords = {
+            checksums[indexFile(generation)] = await checksumOfFile(indexPath);
+            const lexical = JSON.stringify({ tokenizer: TOKENIZER_VERSION, ...this.lexical.toSnapshot() } satisfies LexicalSnapshot);
+            await writeFileDurable(stage(lexicalFile(generation)), lexical);
+            checksums[lexicalFile(generation)] = checksumOfData(lexical);
+            const records = JSON.stringify({
                 generation,
                 labelsIssued: this.store.labelsIssued,
                 documents: this.documents(),
                 chunks: [...this.store.allChunks()],
-            };
-            await writeFileDurable(stage(recordsFile(generation)), JSON.stringify(records));
+            } satisfies SnapshotRecords);
+            await writeFileDurable(stage(recordsFile(generation)), records);
+            checksums[recordsFile(generation)] = checksumOfData(records);
+            await writeFileDurable(stage(checksumsFile(generation)), JSON.stringify(checksums));
             await this.assertStillTheWriter();
         } catch (error) {
             for (const temporary of staged.values()) await fs.rm(temporary, { force: true });
@@ -367,29 +423,96 @@ async function readCurrentGeneration(name: string, dir: string): Promise<number>
     return generation;
 }
 
-async function readRecords(name: string, dir: string, generation: number): Promise<SnapshotRecords> {
+/**
+ * The checksums committed with a generation; undefined for a generation written before checksums
+ * were (it is checked for consistency only, and gets them at its next commit).
+ */
+async function readChecksums(name: string, dir: string, generation: number): Promise<GenerationChecksums | undefined> {
+    let text: string;
     try {
-        return JSON.parse(await fs.readFile(path.join(dir, recordsFile(generation)), "utf8")) as SnapshotRecords;
+        text = await fs.readFile(path.join(dir, checksumsFile(generation)), "utf8");
     } catch (error) {
-        throw new CorruptKnowledgeBaseError(name, `its records ${recordsFile(generation)} cannot be read.`, { cause: error });
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        throw damaged(name, checksumsFile(generation), "cannot be read", error);
     }
+    try {
+        return JSON.parse(text) as GenerationChecksums;
+    } catch (error) {
+        throw damaged(name, checksumsFile(generation), "is not valid JSON", error);
+    }
+}
+
+/** Throws, naming the file, unless each of `files` matches its committed checksum. */
+async function verifyFiles(name: string, dir: string, checksums: GenerationChecksums | undefined, files: readonly string[]): Promise<void> {
+    if (checksums == null) return;
+    for (const file of files) {
+        const expected = checksums[file];
+        if (expected == null) throw damaged(name, file, "has no checksum");
+        const actual = await checksumOfFile(path.join(dir, file)).catch((error: unknown) => {
+            throw damaged(name, file, "cannot be read", error);
+        });
+        if (!sameChecksum(actual, expected)) throw damaged(name, file, "does not match its checksum");
+    }
+}
+
+async function readRecords(name: string, dir: string, generation: number, checksums: GenerationChecksums | undefined): Promise<SnapshotRecords> {
+    const file = recordsFile(generation);
+    let text: string;
+    try {
+        text = await fs.readFile(path.join(dir, file), "utf8");
+    } catch (error) {
+        throw damaged(name, file, "cannot be read", error);
+    }
+    const expected = checksums?.[file];
+    if (checksums != null && (expected == null || !sameChecksum(checksumOfData(text), expected))) throw damaged(name, file, "does not match its checksum");
+    let records: SnapshotRecords;
+    try {
+        records = JSON.parse(text) as SnapshotRecords;
+    } catch (error) {
+        throw damaged(name, file, "is not valid JSON", error);
+    }
+    const labels = records.documents?.reduce((sum, document) => sum + document.labels.length, 0);
+    if (!Array.isArray(records.chunks) || labels !== records.chunks.length) {
+        throw damaged(name, file, `lists ${labels ?? "no"} chunks in its documents but holds ${Array.isArray(records.chunks) ? records.chunks.length : "no"}`);
+    }
+    return records;
+}
+
+function damaged(name: string, file: string, problem: string, cause?: unknown): CorruptKnowledgeBaseError {
+    return new CorruptKnowledgeBaseError(name, `its file ${file} ${problem}. Run: yizhi kb repair ${name}`, { file, ...(cause != null ? { cause } : {}) });
 }
 
 /**
  * The generation's BM25 index. It is derived from the chunks' text, so one that is missing (the
- * knowledge base predates lexical search), unreadable, or made by another tokenizer version is
- * rebuilt from them; it is saved again at the next commit.
+ * knowledge base predates lexical search), unreadable, damaged (its checksum does not match) or
+ * made by another tokenizer version is rebuilt from them; it is saved again at the next commit.
  */
-async function readLexicalIndex(dir: string, generation: number, chunks: readonly ChunkRecord[]): Promise<Bm25Index> {
+async function readLexicalIndex(dir: string, generation: number, chunks: readonly ChunkRecord[], checksums: GenerationChecksums | undefined): Promise<Bm25Index> {
     try {
-        const snapshot = JSON.parse(await fs.readFile(path.join(dir, lexicalFile(generation)), "utf8")) as LexicalSnapshot;
-        if (snapshot.tokenizer === TOKENIZER_VERSION) return Bm25Index.fromSnapshot(snapshot);
+        const text = await fs.readFile(path.join(dir, lexicalFile(generation)), "utf8");
+        const expected = checksums?.[lexicalFile(generation)];
+        const whole = expected == null || sameChecksum(checksumOfData(text), expected);
+        const snapshot = JSON.parse(text) as LexicalSnapshot;
+        if (whole && snapshot.tokenizer === TOKENIZER_VERSION) return Bm25Index.fromSnapshot(snapshot);
     } catch {
         // Rebuilt below.
     }
     const index = new Bm25Index();
     for (const chunk of chunks) index.add(chunk.label, tokenize(chunk.text));
     return index;
+}
+
+/** Whether a generation's files are all there and whole: what `repair()` may go back to. */
+async function isWhole(name: string, dir: string, generation: number): Promise<boolean> {
+    try {
+        const checksums = await readChecksums(name, dir, generation);
+        await verifyFiles(name, dir, checksums, [indexFile(generation)]);
+        await readRecords(name, dir, generation, checksums);
+        await assertCompleteIndexFile(path.join(dir, indexFile(generation)));
+        return true;
+    } catch {
+        return false;
+    }
 }
 
 /**

@@ -69,10 +69,14 @@ export class KnowledgeBases {
             let manifest: KnowledgeBaseManifest;
             try {
                 manifest = JSON.parse(await fs.readFile(path.join(dir, "kb.json"), "utf8")) as KnowledgeBaseManifest;
-            } catch {
+            } catch (error) {
+                // A folder without kb.json is not a knowledge base; one whose kb.json is damaged is, and is listed so.
+                const code = (error as NodeJS.ErrnoException).code;
+                if (code === "ENOENT" || code === "ENOTDIR") continue;
+                summaries.push({ name: entry, createdAt: "", embedder: "", documents: 0, chunks: 0, problem: `Its kb.json cannot be read: ${(error as Error).message}` });
                 continue;
             }
-            const summary = { name: entry, createdAt: manifest.createdAt, embedder: manifest.embedder.id };
+            const summary = { name: entry, createdAt: manifest.createdAt, embedder: manifest.embedder?.id ?? "" };
             try {
                 summaries.push({ ...summary, ...await this.countsOf(entry, dir) });
             } catch (error) {
@@ -102,6 +106,12 @@ export class KnowledgeBases {
     public async openForWrite(name: string, options: Omit<OpenKnowledgeBaseOptions, "mode" | "hnsw"> & { create: boolean }): Promise<KnowledgeBase> {
         if (!options.create && !await this.exists(name)) throw new KnowledgeBaseNotFoundError(name);
         return KnowledgeBase.open(name, this.dirOf(name), { ...options, hnsw: this.hnsw, mode: "write" });
+    }
+
+    /** Rolls a damaged knowledge base back to its last whole commit (see `KnowledgeBase.repair`). */
+    public async repair(name: string, lockWaitMs = 10_000): Promise<{ from: number | undefined; to: number }> {
+        if (!await this.exists(name)) throw new KnowledgeBaseNotFoundError(name);
+        return KnowledgeBase.repair(name, this.dirOf(name), lockWaitMs);
     }
 
     /** Deletes a knowledge base and everything in it, once no other process is writing to it. */

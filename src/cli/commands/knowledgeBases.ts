@@ -6,7 +6,7 @@ import { configFromCommand } from "../globalOptions.js";
 import { printJson } from "../output.js";
 
 export function registerKnowledgeBaseCommands(program: Command): void {
-    const kb = program.command("kb").description("list and delete knowledge bases");
+    const kb = program.command("kb").description("list, repair and delete knowledge bases");
 
     kb.command("list")
         .description("list the knowledge bases with their document and chunk counts")
@@ -20,6 +20,18 @@ export function registerKnowledgeBaseCommands(program: Command): void {
                 const counts = summary.problem ?? `${summary.documents} documents\t${summary.chunks} chunks`;
                 process.stdout.write(`${summary.name}\t${counts}\t${summary.embedder}\n`);
             }
+        });
+
+    kb.command("repair")
+        .description("roll a damaged knowledge base back to its last whole commit")
+        .argument("<name>", "knowledge base")
+        .action(async (name: string, _flags: object, command: Command) => {
+            const yizhi = new Yizhi(configFromCommand(command).config);
+            const { from, to } = await yizhi.knowledgeBases.repair(name);
+            const { documents } = await KnowledgeBase.readCommitted(name, yizhi.knowledgeBases.dirOf(name));
+            process.stdout.write(from === to
+                ? `Knowledge base "${name}" is whole: nothing to repair (${documents.length} documents).\n`
+                : `Rolled knowledge base "${name}" back to its last whole commit (generation ${to}${from != null ? `, from ${from}` : ""}): ${documents.length} documents. Ingest what was added since then again.\n`);
         });
 
     kb.command("delete")

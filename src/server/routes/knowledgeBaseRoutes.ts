@@ -7,11 +7,15 @@ import { HttpError } from "../httpErrors.js";
 import type { KnowledgeBaseService, UploadedFile } from "../knowledgeBaseService.js";
 import { parseBody } from "../parseBody.js";
 import { safeFileName } from "../safeFileName.js";
+import { boundedMemoryStorage } from "../boundedMemoryStorage.js";
 
 const MAX_FILES_PER_UPLOAD = 100;
 
 export interface KnowledgeBaseRoutesOptions {
+    /** Largest file of an upload. */
     maxUploadBytes: number;
+    /** Largest total of the files of one upload. */
+    maxUploadRequestBytes: number;
 }
 
 /** Knowledge bases and their documents: list, create, delete, upload. */
@@ -19,7 +23,7 @@ export function knowledgeBaseRoutes(service: KnowledgeBaseService, options: Know
     const router = Router();
     // Uploads stay in memory: bytes are parsed from there and never written under a client's name.
     const upload = multer({
-        storage: multer.memoryStorage(),
+        storage: boundedMemoryStorage(options.maxUploadRequestBytes),
         limits: { fileSize: options.maxUploadBytes, files: MAX_FILES_PER_UPLOAD, fields: 10 },
         defParamCharset: "utf8",
     });

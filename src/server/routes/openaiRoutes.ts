@@ -8,15 +8,25 @@ import type { KnowledgeBaseService } from "../knowledgeBaseService.js";
 import { parseBody } from "../parseBody.js";
 import { withNames } from "./askRoutes.js";
 
+/** As `/ask` bounds them: a message as long as a history turn there, a question as long as its question. */
+const MAX_MESSAGE_CHARS = 20_000;
+const MAX_QUESTION_CHARS = 4_000;
+const MAX_MESSAGES = 200;
+/** Earlier turns passed on as the conversation's history: the most recent ones. */
+const MAX_HISTORY_TURNS = 50;
+
 const messageSchema = z.object({
     role: z.enum(["system", "developer", "user", "assistant"]),
-    content: z.union([z.string(), z.array(z.object({ type: z.string(), text: z.string().optional() }))]).nullable(),
+    content: z.union([
+        z.string().max(MAX_MESSAGE_CHARS),
+        z.array(z.object({ type: z.string(), text: z.string().max(MAX_MESSAGE_CHARS).optional() })).max(100),
+    ]).nullable(),
 });
 
 // Sampling fields of OpenAI's API are accepted and ignored: Yizhi's own settings decide.
 const completionSchema = z.object({
     model: z.string().min(1),
-    messages: z.array(messageSchema).min(1),
+    messages: z.array(messageSchema).min(1).max(MAX_MESSAGES),
     stream: z.boolean().optional(),
 }).passthrough();
 
@@ -27,14 +37,20 @@ function textOf(message: Message): string {
     return (message.content ?? []).map((part) => part.text ?? "").join("");
 }
 
-/** The question is the last user message; the user and assistant messages before it are the history. */
+/** The question is the last user message; the user and assistant messages before it (the last 50) are the history. */
 function questionAndHistory(messages: readonly Message[]): { question: string; history: ChatTurn[] } {
     const lastUser = messages.findLastIndex((message) => message.role === "user");
     if (lastUser < 0) throw new HttpError("invalid_request", "messages: there is no message with role \"user\" to answer.");
+    const question = textOf(messages[lastUser]!);
+    if (question.trim() === "") throw new HttpError("invalid_request", "messages: the last user message is empty.");
+    if (question.length > MAX_QUESTION_CHARS) {
+        throw new HttpError("invalid_request", `messages: the last user message (the question) has ${question.length} characters; at most ${MAX_QUESTION_CHARS} are allowed.`);
+    }
     const history = messages.slice(0, lastUser)
         .filter((message) => message.role === "user" || message.role === "assistant")
+        .slice(-MAX_HISTORY_TURNS)
         .map((message): ChatTurn => ({ role: message.role === "user" ? "user" : "assistant", content: textOf(message) }));
-    return { question: textOf(messages[lastUser]!), history };
+    return { question, history };
 }
 
 /** OpenAI-compatible `GET /v1/models` and `POST /v1/chat/completions`: a model is a knowledge base. */
