@@ -64,11 +64,11 @@ function parseOptions(argv: string[]): BenchOptions {
     const { values } = parseArgs({
         args: argv,
         options: {
-            "corpus": { type: "string", default: "all" },
-            "threads": { type: "string", default: "1" },
+            corpus: { type: "string", default: "all" },
+            threads: { type: "string", default: "1" },
             "embedding-context": { type: "string" },
             "chunk-size": { type: "string" },
-            "runs": { type: "string", default: "1" },
+            runs: { type: "string", default: "1" },
             "limit-bytes": { type: "string" },
         },
         strict: true,
@@ -315,8 +315,8 @@ function printReport(results: readonly CorpusResult[], machine: readonly string[
     ].join("\n"));
 }
 
-const usage = "usage: npm run bench:ingest -- [--corpus fixtures|news|all] [--threads N] [--embedding-context TOKENS] "
-    + "[--chunk-size CHARS] [--runs N] [--limit-bytes N]";
+const usage = "usage: npm run bench:ingest -- [--corpus fixtures|news|all] [--threads N] [--embedding-context TOKENS] " +
+    "[--chunk-size CHARS] [--runs N] [--limit-bytes N]";
 
 async function main(): Promise<void> {
     let options: BenchOptions;

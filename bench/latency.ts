@@ -155,11 +155,11 @@ function parseOptions(argv: string[]): BenchOptions {
     const { values } = parseArgs({
         args: argv,
         options: {
-            "sizes": { type: "string", default: "10000,100000" },
-            "dim": { type: "string", default: "512" },
-            "queries": { type: "string", default: "300" },
+            sizes: { type: "string", default: "10000,100000" },
+            dim: { type: "string", default: "512" },
+            queries: { type: "string", default: "300" },
             "recall-queries": { type: "string", default: "200" },
-            "seed": { type: "string", default: "1" },
+            seed: { type: "string", default: "1" },
         },
         strict: true,
     });
@@ -285,7 +285,7 @@ function normalizeInPlace(vector: Float32Array, offset: number, dim: number): vo
 /** `count` unit vectors, each a parent (or the origin) plus gaussian noise of the given spread. */
 function perturbed(
     count: number, dim: number, gauss: () => number,
-    parentOf: (i: number) => { parents: Float32Array; index: number } | undefined, spreadOf: (i: number) => number
+    parentOf: (i: number) => { parents: Float32Array; index: number } | undefined, spreadOf: (i: number) => number,
 ): Float32Array {
     const out = new Float32Array(count * dim);
     for (let i = 0; i < count; i++) {
@@ -626,23 +626,23 @@ function printReport(results: readonly SizeResult[], texts: TextCorpus, options:
         "",
         `- machine: ${cpus[0]?.model.trim() ?? "unknown CPU"} × ${cpus.length}, ${os.platform()} ${os.release()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}`,
         `- load average (1, 5, 15 min) at start: ${loadAtStart}; at end: ${load}`,
-        `- run: sizes ${options.sizes.map(count).join(", ")}; dim ${options.dim}; ${options.queries} timed queries per mode after ${WARM_UP_QUERIES} warm-up;`
-            + ` ${options.recallQueries} queries for recall; seed ${options.seed}; total ${seconds(performance.now() - started)} s`,
+        `- run: sizes ${options.sizes.map(count).join(", ")}; dim ${options.dim}; ${options.queries} timed queries per mode after ${WARM_UP_QUERIES} warm-up;` +
+        ` ${options.recallQueries} queries for recall; seed ${options.seed}; total ${seconds(performance.now() - started)} s`,
         `- retrieval settings: topK ${defaults.topK}, candidates ${defaults.retrievalCandidates}, rrfK ${defaults.rrfK}, thresholds off (scoreThreshold -1, lexicalThreshold 0), no reranker`,
         `- HNSW: m ${defaults.hnswM}, efConstruction ${defaults.hnswEfConstruction}, efSearch ${defaults.hnswEfSearch} (the configured defaults), cosine space, hnswlib-node`,
         "",
         "### Corpus",
         "",
-        `- texts: real — ${texts.paragraphs} paragraphs of CMRC 2018 trial and XQuAD zh + en, split at sentence ends into ${count(texts.chunks.length)} chunks`
-            + ` (${count(uniqueTexts)} distinct) of ${Math.min(...lengths)}–${Math.max(...lengths)} characters (median ${percentile(lengths, 0.5)}),`
-            + " cycled to reach each size: the cycled copies have identical text (other document ids), so every text occurs"
-            + ` ~${results.map((result) => (result.size / texts.chunks.length).toFixed(0)).join(" / ")} times.`
-            + " BM25 postings are that much longer than in a corpus of distinct texts, and near-duplicate suppression often leaves fewer than topK chunks (see \"chunks returned\").",
+        `- texts: real — ${texts.paragraphs} paragraphs of CMRC 2018 trial and XQuAD zh + en, split at sentence ends into ${count(texts.chunks.length)} chunks` +
+        ` (${count(uniqueTexts)} distinct) of ${Math.min(...lengths)}–${Math.max(...lengths)} characters (median ${percentile(lengths, 0.5)}),` +
+        " cycled to reach each size: the cycled copies have identical text (other document ids), so every text occurs" +
+        ` ~${results.map((result) => (result.size / texts.chunks.length).toFixed(0)).join(" / ")} times.` +
+        " BM25 postings are that much longer than in a corpus of distinct texts, and near-duplicate suppression often leaves fewer than topK chunks (see \"chunks returned\").",
         `- queries: ${count(texts.questions.length)} real questions of the same datasets (shuffled, zh and en), each with a precomputed vector; **query embedding time is not included** in any latency.`,
-        `- vectors: **synthetic** (no real embedding model runs on this machine), ${options.dim}-d, seeded. ~size/${POINTS_PER_CLUSTER * CLUSTERS_PER_TOPIC} topic centres uniform on the sphere;`
-            + ` ~size/${POINTS_PER_CLUSTER} cluster centres = topic + gaussian noise (σ²·dim ${CLUSTER_SPREAD}); points = cluster centre + gaussian noise`
-            + ` (σ²·dim ${POINT_SPREAD_MIN}–${POINT_SPREAD_MAX}, per cluster); all normalised. Query vector = a random stored point + noise (σ²·dim ${QUERY_SPREAD}), normalised.`
-            + " Vectors are unrelated to the texts: the numbers below are about speed and graph recall, not answer quality.",
+        `- vectors: **synthetic** (no real embedding model runs on this machine), ${options.dim}-d, seeded. ~size/${POINTS_PER_CLUSTER * CLUSTERS_PER_TOPIC} topic centres uniform on the sphere;` +
+        ` ~size/${POINTS_PER_CLUSTER} cluster centres = topic + gaussian noise (σ²·dim ${CLUSTER_SPREAD}); points = cluster centre + gaussian noise` +
+        ` (σ²·dim ${POINT_SPREAD_MIN}–${POINT_SPREAD_MAX}, per cluster); all normalised. Query vector = a random stored point + noise (σ²·dim ${QUERY_SPREAD}), normalised.` +
+        " Vectors are unrelated to the texts: the numbers below are about speed and graph recall, not answer quality.",
         "",
         "Cosine similarities of the synthetic vectors (p10 / p50 / p90):",
         "",
@@ -660,8 +660,8 @@ function printReport(results: readonly SizeResult[], texts: TextCorpus, options:
         "",
         efTable,
         "",
-        "The graph is the one built above, written and read back; searched directly (no chunk filter callback)."
-            + ` Recall@20 searches k 20 as retrieval does (candidates ${defaults.retrievalCandidates}); hnswlib searches with max(ef, k).`,
+        "The graph is the one built above, written and read back; searched directly (no chunk filter callback)." +
+        ` Recall@20 searches k 20 as retrieval does (candidates ${defaults.retrievalCandidates}); hnswlib searches with max(ef, k).`,
         "",
         "### Build",
         "",
@@ -673,8 +673,8 @@ function printReport(results: readonly SizeResult[], texts: TextCorpus, options:
         "",
         commit,
         "",
-        "Written as `KnowledgeBase.commit` writes them (graph: `store.save` + fsync; JSON: `writeFileAtomic`, with fsync); the records file here holds only the chunk records, not the document records."
-            + " Load: `readIndex`; `JSON.parse` + `Bm25Index.fromSnapshot`; `JSON.parse`.",
+        "Written as `KnowledgeBase.commit` writes them (graph: `store.save` + fsync; JSON: `writeFileAtomic`, with fsync); the records file here holds only the chunk records, not the document records." +
+        " Load: `readIndex`; `JSON.parse` + `Bm25Index.fromSnapshot`; `JSON.parse`.",
     ].join("\n"));
 }
 

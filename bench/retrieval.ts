@@ -33,7 +33,7 @@ import { Yizhi } from "../src/yizhi.js";
 const sharedDir = fileURLToPath(new URL("../../shared/", import.meta.url));
 const testModel = path.join(sharedDir, "models", "stories260K.gguf");
 const datasetFiles = {
-    "cmrc": path.join(sharedDir, "datasets", "cmrc2018", "trial.json"),
+    cmrc: path.join(sharedDir, "datasets", "cmrc2018", "trial.json"),
     "xquad-zh": path.join(sharedDir, "datasets", "xquad", "zh.json"),
     "xquad-en": path.join(sharedDir, "datasets", "xquad", "en.json"),
 } as const;
@@ -58,11 +58,11 @@ function parseOptions(argv: string[]): BenchOptions {
     const { values } = parseArgs({
         args: argv,
         options: {
-            "datasets": { type: "string", default: "cmrc,xquad-zh,xquad-en" },
-            "sizes": { type: "string", default: "200,400,800" },
-            "overlaps": { type: "string", default: "0,50,100" },
+            datasets: { type: "string", default: "cmrc,xquad-zh,xquad-en" },
+            sizes: { type: "string", default: "200,400,800" },
+            overlaps: { type: "string", default: "0,50,100" },
             "rrf-k": { type: "string", default: "1,10,30,60,100" },
-            "quick": { type: "boolean", default: false },
+            quick: { type: "boolean", default: false },
         },
         strict: true,
     });

@@ -22,10 +22,10 @@ const BOMS: readonly { bytes: readonly number[]; encoding: string }[] = [
 
 /** GB18030 is a superset of both, and files labelled GB2312 routinely contain GBK-only characters. */
 const SUPERSETS: Readonly<Record<string, string>> = {
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
+    gb2312: "gb18030",
+    gbk: "gb18030",
     "x-gbk": "gb18030",
-    "cp936": "gb18030",
+    cp936: "gb18030",
     "windows-936": "gb18030",
 };
 

@@ -4,6 +4,7 @@ const CJK_OR_FULLWIDTH_PUNCT = `${CJK}\\u3000-\\u303f\\uff00-\\uffef`;
 // Full-width punctuation (，；：！？（）) is how Chinese is written; NFKC would turn it into ASCII.
 const notFullWidthPunctuation = /[^\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]+/g;
 const zeroWidth = /[\u200b-\u200d\u2060\ufeff\u00ad]/g;
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const controlChars = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
 const spaceRuns = /[ \t\u00a0\u3000]+/g;
 const spaceBetweenCjk = new RegExp(`(?<=[${CJK_OR_FULLWIDTH_PUNCT}]) (?=[${CJK_OR_FULLWIDTH_PUNCT}])`, "g");

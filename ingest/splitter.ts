@@ -126,7 +126,7 @@ function hardCut(text: string, start: number, end: number, chunkSize: number): P
 /** Greedily packs consecutive pieces into spans of at most chunkSize, repeating up to chunkOverlap of trailing pieces. */
 function packPieces(pieces: readonly Piece[], options: SplitterOptions): { start: number; end: number }[] {
     const spans: { start: number; end: number }[] = [];
-    let window: Piece[] = [];
+    const window: Piece[] = [];
     let windowLength = 0;
 
     for (const piece of pieces) {

@@ -105,7 +105,7 @@ export class EmbedderMismatchError extends YizhiError {
         super(
             "embedder_mismatch",
             `Knowledge base "${kb}" was built with the embedding model ${stored}, but ${configured} is configured. ` +
-            "Configure the original embedding model, or re-ingest the documents into a new knowledge base."
+            "Configure the original embedding model, or re-ingest the documents into a new knowledge base.",
         );
     }
 }
@@ -152,7 +152,7 @@ export class KnowledgeBaseLockLostError extends YizhiError {
             "kb_lock_lost",
             `Nothing was committed to knowledge base "${kb}": this writer lost its write lock (${why}). ` +
             "Another Yizhi process may have written to it meanwhile; run the ingest or upload again.",
-            options
+            options,
         );
     }
 }

@@ -93,7 +93,7 @@ describe("the yizhi command", () => {
         assert.equal(refused.code, 0, refused.stderr);
         assert.deepEqual(
             (({ answer, refused: isRefused, sources }) => ({ answer, isRefused, sources }))(JSON.parse(refused.stdout) as { answer: string; refused: boolean; sources: unknown[] }),
-            { answer: "根据已知信息无法回答该问题", isRefused: true, sources: [] }
+            { answer: "根据已知信息无法回答该问题", isRefused: true, sources: [] },
         );
     });
 

@@ -93,8 +93,8 @@ describe("markdown loader", () => {
     it("keeps fenced code with its section", async () => {
         const file = await loadFixture("en", "md", "en_pdfplumber_README.md");
         const section = sectionUnder(file, ["pdfplumber", "Extracting tables", "Table-extraction settings"]);
-        assert.ok(section.text.includes('"vertical_strategy": "lines"'));
-        assert.ok(section.text.includes('"text_*": …, # See below'));
+        assert.ok(section.text.includes("\"vertical_strategy\": \"lines\""));
+        assert.ok(section.text.includes("\"text_*\": …, # See below"));
     });
 
     it("does not take # lines inside ``` or ~~~ fences for headings", async () => {

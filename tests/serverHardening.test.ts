@@ -47,12 +47,12 @@ describe("a server reachable by every page a team member opens", () => {
     });
 
     it("refuses an upload, an overwrite or a delete sent by a page of another origin, changing nothing", async () => {
-        for (const headers of <Record<string, string>[]>[
+        for (const headers of [
             { origin: "https://evil.example" },
             { origin: "null" },
             { "sec-fetch-site": "cross-site" },
             { "sec-fetch-site": "same-site", origin: "http://intranet.example" },
-        ]) {
+        ] as Record<string, string>[]) {
             for (const name of ["规章.txt", "new.txt"]) {
                 const response = await upload(documentsUrl(), name, headers);
                 assert.equal(response.status, 403, JSON.stringify(headers));

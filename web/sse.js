@@ -2,7 +2,7 @@
  * Parses a text/event-stream body (https://html.spec.whatwg.org/multipage/server-sent-events.html)
  * into events, however the bytes are split across network reads: a read may end in the middle of
  * an event, of a line, or of a multi-byte UTF-8 character.
- * @param {ReadableStream<Uint8Array>} body
+ * @param {ReadableStream<BufferSource>} body
  * @returns {AsyncGenerator<{ event: string, data: string }>}
  */
 export async function* readServerSentEvents(body) {

@@ -15,12 +15,12 @@ export const loadDocx: Loader = async (bytes, _fileName, limits) => {
     try {
         ({ value: html } = await mammoth.convertToHtml(
             { buffer: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) },
-            { convertImage: skipImageData }
+            { convertImage: skipImageData },
         ));
     } catch (error) {
         throw new UnreadableFileError(
             "This file is not a valid Word .docx document, or it is damaged. (An older .doc file must be saved as .docx first.)",
-            { cause: error }
+            { cause: error },
         );
     }
     const { document }: { document: { body: DomNode } } = parseHTML(`<!DOCTYPE html><html><body>${html}</body></html>`);

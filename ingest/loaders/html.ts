@@ -153,7 +153,7 @@ function elementChildren(node: DomNode, tags: readonly string[]): DomNode[] {
 /** The table's own rows, not those of tables nested in its cells. */
 function tableRows(table: DomNode): DomNode[] {
     return elementChildren(table, ["tr", "thead", "tbody", "tfoot"]).flatMap((child) =>
-        child.nodeName.toLowerCase() === "tr" ? [child] : elementChildren(child, ["tr"])
+        child.nodeName.toLowerCase() === "tr" ? [child] : elementChildren(child, ["tr"]),
     );
 }
 

@@ -36,7 +36,7 @@ const loaders: ReadonlyMap<string, Loader> = new Map(
         ".csv": loadCsv,
         ".tsv": loadCsv,
         ".xlsx": loadXlsx,
-    }).map(([extension, load]) => [extension, rejectingEmpty(load)])
+    }).map(([extension, load]) => [extension, rejectingEmpty(load)]),
 );
 
 /** File extensions (lower-case, with the dot) that have a loader. */

@@ -23,7 +23,7 @@ export const loadPdf: Loader = async (bytes, _fileName, limits) => {
         .map((page) => ({ text: page.text, page: page.num }));
     if (sections.length === 0) {
         throw new UnreadableFileError(
-            "This PDF has no text layer; its pages are probably scanned images. Run OCR on it first (for example with ocrmypdf) and ingest the result."
+            "This PDF has no text layer; its pages are probably scanned images. Run OCR on it first (for example with ocrmypdf) and ingest the result.",
         );
     }
     return { sections };
@@ -42,7 +42,7 @@ async function pageTexts(bytes: Uint8Array, limits: ParseLimits): Promise<PageTe
         if (error instanceof PasswordException) {
             throw new UnreadableFileError(
                 "This PDF is encrypted with a password. Remove the password (or print it to a new PDF) and ingest it again.",
-                { cause: error }
+                { cause: error },
             );
         }
         throw new UnreadableFileError("This file is not a valid PDF, or it is damaged, so its text cannot be read.", { cause: error });

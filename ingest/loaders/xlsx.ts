@@ -13,7 +13,7 @@ export const loadXlsx: Loader = async (bytes, _fileName, limits) => {
     } catch (error) {
         throw new UnreadableFileError(
             "This file is not a valid Excel .xlsx workbook, or it is damaged. (An older .xls file must be saved as .xlsx first.)",
-            { cause: error }
+            { cause: error },
         );
     }
     const sections: LoadedSection[] = sheets.flatMap(({ sheet, data }) => {

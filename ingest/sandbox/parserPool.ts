@@ -169,7 +169,7 @@ export class ParserPool implements DocumentParser {
                 reject(new UnreadableFileError(this.crashReason(worker, code, signal)));
             });
             const timer = setTimeout(() => stop(
-                `Reading the file took longer than ${Math.round(this.timeoutMs / 1000)} s, so it was stopped (setting parseTimeoutSeconds).`
+                `Reading the file took longer than ${Math.round(this.timeoutMs / 1000)} s, so it was stopped (setting parseTimeoutSeconds).`,
             ), this.timeoutMs);
             const memoryPoll = setInterval(() => {
                 void residentBytes(child.pid).then((bytes) => {

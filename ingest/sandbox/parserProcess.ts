@@ -19,7 +19,7 @@ process.on("message", (job: ParseJob) => {
             id: job.id,
             ok: false,
             reason: error instanceof YizhiError ? error.message : `The file could not be parsed: ${error instanceof Error ? error.message : String(error)}`,
-        })
+        }),
     );
 });
 // The parent went away (it exited, or was killed): nothing is left to read for.

@@ -9,5 +9,5 @@ export interface ParseJob {
 
 /** Parser process → parent: the file's chunks, or why it cannot be read. */
 export type ParseAnswer =
-    | { id: number; ok: true; parsed: ParsedFile }
-    | { id: number; ok: false; reason: string };
+    | { id: number; ok: true; parsed: ParsedFile } |
+    { id: number; ok: false; reason: string };

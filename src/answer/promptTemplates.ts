@@ -22,7 +22,7 @@ export class PromptTemplate {
         return new PromptTemplate(
             text.slice(0, contextAt),
             text.slice(contextAt + CONTEXT.length, questionAt),
-            text.slice(questionAt + QUESTION.length)
+            text.slice(questionAt + QUESTION.length),
         );
     }
 

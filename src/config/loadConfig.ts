@@ -101,9 +101,11 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
         const problems = parsed.error.issues.map((issue) => {
             const key = issue.path[0] as ConfigKey | undefined;
             // Unknown keys can only come from the config file (flags and env are read by known name).
-            const where = key != null ? describeOrigin(key, origins[key], configFile)
+            const where = key != null
+                ? describeOrigin(key, origins[key], configFile)
                 : issue.code === "unrecognized_keys" && configFile != null && issue.keys.every((unknown) => unknown in fromFile)
-                    ? ` (from ${configFile})` : "";
+                    ? ` (from ${configFile})`
+                    : "";
             return `${key ?? "config"}${where}: ${issue.message}`;
         });
         throw new ConfigError(`Invalid configuration:\n  ${problems.join("\n  ")}`);

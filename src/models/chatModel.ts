@@ -37,7 +37,7 @@ export class ChatModel {
     private constructor(
         private readonly model: LlamaModel,
         private readonly context: LlamaContext,
-        private readonly options: ChatModelOptions
+        private readonly options: ChatModelOptions,
     ) {
         this.sequences = new WaitQueue(Array.from({ length: options.sequences }, () => context.getSequence()), options.maxQueued);
     }

@@ -104,7 +104,7 @@ export class ModelRuntime {
             throw new YizhiError(
                 "model_cannot_rank",
                 `The reranker model ${modelPath} cannot rank: it has no classification head. Set YIZHI_RERANKER_MODEL to a ` +
-                "cross-encoder reranker GGUF (such as bge-reranker-v2-m3), or unset it to rank without a reranker."
+                "cross-encoder reranker GGUF (such as bge-reranker-v2-m3), or unset it to rank without a reranker.",
             );
         }
         const contextSize = Math.min(this.config.embeddingContextSize, model.trainContextSize);

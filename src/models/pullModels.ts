@@ -41,7 +41,7 @@ export async function pullModel(model: string, role: ModelRole, options: PullOpt
         throw new ModelNotFoundError(
             `Could not download the ${role} model ${model} (${(error as Error).message}). Without a network, download ${downloadUrlOf(model)} ` +
             `on another machine, copy it into ${options.modelsDir}, and set ${settingFor[role]} to its path.`,
-            { cause: error }
+            { cause: error },
         );
     } finally {
         watchdog.stop();

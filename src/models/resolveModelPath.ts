@@ -29,7 +29,7 @@ export async function resolveModelPath(model: string, role: ModelRole, modelsDir
         if (fs.existsSync(model)) return model;
         throw new ModelNotFoundError(
             `The ${role} model file ${model} does not exist. Set ${settingFor[role]} to the path of a GGUF file, ` +
-            "or to an hf: URI and run: yizhi models pull"
+            "or to an hf: URI and run: yizhi models pull",
         );
     }
     try {
@@ -39,7 +39,7 @@ export async function resolveModelPath(model: string, role: ModelRole, modelsDir
             `The ${role} model ${model} has not been downloaded to ${modelsDir}. Run: yizhi models pull — ` +
             `or, without a network, download ${downloadUrlOf(model)} by hand, put it in ${path.resolve(modelsDir)}, ` +
             `and set ${settingFor[role]} to its path.`,
-            { cause: error }
+            { cause: error },
         );
     }
 }

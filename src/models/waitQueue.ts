@@ -49,5 +49,4 @@ export class WaitQueue<Resource> {
         if (next != null) next.grant(resource);
         else this.free.push(resource);
     }
-
 }

@@ -84,7 +84,7 @@ export interface SearchableKnowledgeBase {
  * When no chunk passes, the result is empty and the question is to be refused.
  */
 export async function retrieveChunks(
-    knowledgeBase: SearchableKnowledgeBase, query: RetrievalQuery, settings: RetrievalSettings, reranker?: Reranker
+    knowledgeBase: SearchableKnowledgeBase, query: RetrievalQuery, settings: RetrievalSettings, reranker?: Reranker,
 ): Promise<RetrievedChunk[]> {
     const candidateCount = Math.max(settings.candidates, settings.topK);
     const ranked = rankCandidates(knowledgeBase, query, settings, candidateCount);

@@ -54,7 +54,7 @@ export class HnswVectorStore extends VectorStore {
         private readonly index: hnswlib.HierarchicalNSW,
         efSearch: number,
         chunks: Iterable<ChunkRecord>,
-        private nextLabel: number
+        private nextLabel: number,
     ) {
         super(embeddings, {});
         for (const chunk of chunks) this.chunks.set(chunk.label, chunk);
@@ -70,7 +70,7 @@ export class HnswVectorStore extends VectorStore {
     /** Opens a graph written by `save`, with the chunks that were saved beside it. */
     public static async load(
         embeddings: EmbeddingsInterface, dimension: number, params: HnswParams,
-        indexFile: string, chunks: readonly ChunkRecord[], nextLabel: number
+        indexFile: string, chunks: readonly ChunkRecord[], nextLabel: number,
     ): Promise<HnswVectorStore> {
         const index = new hnswlib.HierarchicalNSW("cosine", dimension);
         await index.readIndex(indexFile, true);
@@ -147,7 +147,7 @@ export class HnswVectorStore extends VectorStore {
     }
 
     public override async similaritySearchVectorWithScore(
-        query: number[], k: number, filter?: this["FilterType"]
+        query: number[], k: number, filter?: this["FilterType"],
     ): Promise<[Document<ChunkMetadata>, number][]> {
         return this.searchChunks(query, k, filter).map(([chunk, score]) => [toDocument(chunk), score]);
     }

@@ -124,7 +124,7 @@ export class KnowledgeBase {
         public readonly lexical: Bm25Index,
         documents: readonly DocumentRecord[],
         private generation: number,
-        private readonly lock: WriteLock | undefined
+        private readonly lock: WriteLock | undefined,
     ) {
         for (const document of documents) this.documentsById.set(document.id, document);
     }
@@ -149,7 +149,7 @@ export class KnowledgeBase {
             const records = await readRecords(name, dir, generation, checksums);
             const store = await HnswVectorStore.load(
                 options.embeddings, manifest.embedder.dimension, hnsw,
-                path.join(dir, indexFile(generation)), records.chunks, records.labelsIssued
+                path.join(dir, indexFile(generation)), records.chunks, records.labelsIssued,
             ).catch((error: unknown) => {
                 throw new CorruptKnowledgeBaseError(name, `its vector index ${indexFile(generation)} cannot be read.`, { cause: error });
             });

@@ -15,7 +15,7 @@ const kbNamePattern = /^[\p{L}\p{N}][\p{L}\p{N}_.-]{0,63}$/u;
 export function validateKbName(name: string): string {
     if (!kbNamePattern.test(name)) {
         throw new KnowledgeBaseNameError(
-            `"${name}" is not a valid knowledge-base name: use 1-64 letters, digits, "_", "-" or ".", starting with a letter or digit.`
+            `"${name}" is not a valid knowledge-base name: use 1-64 letters, digits, "_", "-" or ".", starting with a letter or digit.`,
         );
     }
     return name;

@@ -30,7 +30,8 @@ export function registerIngestCommand(program: Command): void {
                 const report = await yizhi.ingest(flags.kb, paths, { prune: flags.prune === true, ...(bar != null ? { onProgress: bar.update } : {}) });
                 bar?.stop();
                 if (flags.json === true) {
-                    printJson({ files: report.files.map(({ path: file, status, chunks, reason }) => ({ path: file, status, chunks, ...(reason != null ? { reason } : {}) })), pruned: report.pruned });
+                    const files = report.files.map(({ path: file, status, chunks, reason }) => ({ path: file, status, chunks, ...(reason != null ? { reason } : {}) }));
+                    printJson({ files, pruned: report.pruned });
                 } else {
                     printSummary(report.files, report.pruned.length, report.timings.totalMs);
                 }
@@ -51,6 +52,6 @@ function printSummary(files: { path: string; status: string; chunks: number; rea
     const chunks = files.filter((file) => file.status === "ingested").reduce((sum, file) => sum + file.chunks, 0);
     process.stdout.write(
         `${count("ingested")} ingested (${chunks} chunks), ${count("unchanged")} unchanged, ${count("failed")} failed` +
-        `${pruned > 0 ? `, ${pruned} removed` : ""} in ${(totalMs / 1000).toFixed(1)} s\n`
+        `${pruned > 0 ? `, ${pruned} removed` : ""} in ${(totalMs / 1000).toFixed(1)} s\n`,
     );
 }
