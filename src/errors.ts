@@ -27,6 +27,7 @@ export const errorStatus = {
     upload_too_large: 413,
     unsupported_file_type: 415,
     unreadable_file: 422,
+    rate_limited: 429,
     // nginx's "client closed request": nobody reads the answer, it is only logged.
     request_aborted: 499,
     // The server's own state or setup.

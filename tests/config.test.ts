@@ -99,6 +99,7 @@ describe("loadConfig", () => {
             YIZHI_PARSE_MEMORY_MB: "512", YIZHI_MAX_INFLATED_BYTES: "1000", YIZHI_MAX_ARCHIVE_ENTRIES: "20",
             YIZHI_MAX_NESTING_DEPTH: "64", YIZHI_MAX_PAGES: "30", YIZHI_MAX_TABLE_ROWS: "40", YIZHI_MAX_TABLE_COLUMNS: "50",
             YIZHI_MAX_CELL_CHARS: "60", YIZHI_MAX_TEXT_CHARS: "70", YIZHI_MAX_UPLOAD_REQUEST_BYTES: "2097152",
+            YIZHI_QUESTIONS_PER_MINUTE: "7", YIZHI_UPLOADS_PER_MINUTE: "0",
         };
         assert.deepEqual(Object.keys(env).sort(), Object.values(envNames).sort());
         const { config, origins } = loadConfig({ env, cwd });
@@ -111,7 +112,7 @@ describe("loadConfig", () => {
             rerankerModel: path.join(cwd, "rerank.gguf"), retrievalMode: "bm25", lexicalThreshold: 0.4, rerankThreshold: 0.6,
             rrfK: 10, retrievalCandidates: 50, allowedHosts: "yizhi.example", parseProcesses: 3, parseTimeoutSeconds: 30,
             parseMemoryMb: 512, maxInflatedBytes: 1000, maxArchiveEntries: 20, maxNestingDepth: 64, maxPages: 30,
-            maxTableRows: 40, maxTableColumns: 50, maxCellChars: 60, maxTextChars: 70, maxUploadRequestBytes: 2097152,
+            maxTableRows: 40, maxTableColumns: 50, maxCellChars: 60, maxTextChars: 70, maxUploadRequestBytes: 2097152, questionsPerMinute: 7, uploadsPerMinute: 0,
         });
         for (const key of Object.keys(envNames) as ConfigKey[]) assert.equal(origins[key], "env", key);
     });

@@ -198,6 +198,55 @@ describe("what the API shows of the server", () => {
     });
 });
 
+describe("rate limits per client", () => {
+    it("answers 429 with Retry-After past questionsPerMinute and uploadsPerMinute, per API key when there is one", async () => {
+        const temp = await makeTempDir();
+        const server = await startServer({
+            config: testConfig(path.join(temp.dir, "storage"), { questionsPerMinute: 3, uploadsPerMinute: 2, lexicalThreshold: 1 }),
+            port: 0, log: () => undefined,
+        });
+        try {
+            await server.ready;
+            assert.equal((await fetch(`${server.url}/kbs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "team" }) })).status, 201);
+            const ask = () => fetch(`${server.url}/ask`, {
+                method: "POST", headers: { "content-type": "application/json", authorization: "Bearer made-up" },
+                body: JSON.stringify({ kb: "team", question: "今天天气怎么样？", mode: "bm25" }),
+            });
+            for (let i = 0; i < 3; i++) assert.equal((await ask()).status, 200);
+            const limited = await ask();
+            assert.equal(limited.status, 429, "a made-up Authorization header is not a new client when no key is configured");
+            assert.ok(Number(limited.headers.get("retry-after")) > 0);
+            const { error } = await limited.json() as { error: { code: string; message: string } };
+            assert.equal(error.code, "rate_limited");
+            assert.match(error.message, /at most 3 a minute \(setting questionsPerMinute\)/);
+
+            for (let i = 0; i < 2; i++) assert.equal((await upload(`${server.url}/kbs/team/documents`, `limited-${i}.txt`)).status, 200);
+            const tooMany = await upload(`${server.url}/kbs/team/documents`, "limited-2.txt");
+            assert.equal(tooMany.status, 429);
+            assert.ok(Number(tooMany.headers.get("retry-after")) > 0);
+            assert.equal((await fetch(`${server.url}/healthz`)).status, 200, "probes are never limited");
+        } finally {
+            await server.close();
+            await temp.cleanup();
+        }
+
+        const keyed = await startServer({
+            config: testConfig(path.join(temp.dir, "keyed"), { questionsPerMinute: 1, apiKey: "team-key" }),
+            port: 0, log: () => undefined,
+        });
+        try {
+            await keyed.ready;
+            const headers = { "content-type": "application/json", authorization: "Bearer team-key" };
+            await fetch(`${keyed.url}/kbs`, { method: "POST", headers, body: JSON.stringify({ name: "team" }) });
+            const ask = () => fetch(`${keyed.url}/ask`, { method: "POST", headers, body: JSON.stringify({ kb: "team", question: "天气？", mode: "bm25" }) });
+            assert.equal((await ask()).status, 200);
+            assert.equal((await ask()).status, 429, "the key is the client");
+        } finally {
+            await keyed.close();
+        }
+    });
+});
+
 describe("a server listening on every address", () => {
     it("answers to the names given in allowedHosts, and to no other", async () => {
         const temp = await makeTempDir();

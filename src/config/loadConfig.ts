@@ -34,6 +34,8 @@ export const envNames: Record<ConfigKey, string> = {
     apiKey: "YIZHI_API_KEY",
     maxUploadBytes: "YIZHI_MAX_UPLOAD_BYTES",
     maxUploadRequestBytes: "YIZHI_MAX_UPLOAD_REQUEST_BYTES",
+    questionsPerMinute: "YIZHI_QUESTIONS_PER_MINUTE",
+    uploadsPerMinute: "YIZHI_UPLOADS_PER_MINUTE",
     parseProcesses: "YIZHI_PARSE_PROCESSES",
     parseTimeoutSeconds: "YIZHI_PARSE_TIMEOUT_SECONDS",
     parseMemoryMb: "YIZHI_PARSE_MEMORY_MB",
@@ -77,7 +79,7 @@ export interface LoadedConfig {
 const numericKeys = new Set<ConfigKey>([
     "threads", "contextSize", "embeddingContextSize", "maxAnswerTokens", "temperature", "parallelAnswers",
     "chunkSize", "chunkOverlap", "topK", "scoreThreshold", "lexicalThreshold", "rerankThreshold", "rrfK", "retrievalCandidates",
-    "maxQueuedQuestions", "port", "maxUploadBytes", "maxUploadRequestBytes", "hnswM", "hnswEfConstruction", "hnswEfSearch",
+    "maxQueuedQuestions", "port", "maxUploadBytes", "maxUploadRequestBytes", "questionsPerMinute", "uploadsPerMinute", "hnswM", "hnswEfConstruction", "hnswEfSearch",
     "parseProcesses", "parseTimeoutSeconds", "parseMemoryMb", "maxInflatedBytes", "maxArchiveEntries", "maxNestingDepth",
     "maxPages", "maxTableRows", "maxTableColumns", "maxCellChars", "maxTextChars",
 ]);

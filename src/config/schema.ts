@@ -92,6 +92,10 @@ export const configSchema = z.object({
     maxCellChars: z.number().int().min(1).default(defaultParseLimits.maxCellChars),
     /** Characters of text one document may hold. */
     maxTextChars: z.number().int().min(1).default(defaultParseLimits.maxTextChars),
+    /** Questions (`/ask`, chat completions) one client (API key, or address) may ask per minute; 0: no limit. */
+    questionsPerMinute: z.number().int().min(0).default(120),
+    /** Uploads one client may send per minute; 0: no limit. */
+    uploadsPerMinute: z.number().int().min(0).default(30),
     /** HNSW graph degree. */
     hnswM: z.number().int().min(2).max(128).default(16),
     /** HNSW build-time candidate list size. */

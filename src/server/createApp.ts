@@ -5,6 +5,7 @@ import { packageRoot } from "../packageRoot.js";
 import { errorHandler, sendError } from "./httpErrors.js";
 import type { KnowledgeBaseService } from "./knowledgeBaseService.js";
 import { openApiDocument } from "./openApiDocument.js";
+import { clientRateLimit } from "./rateLimits.js";
 import { requireApiKey } from "./requireApiKey.js";
 import { requireKnownHost, requireSameOrigin } from "./sameOrigin.js";
 import { askRoutes } from "./routes/askRoutes.js";
@@ -25,6 +26,10 @@ export interface AppOptions {
     allowedHosts?: readonly string[];
     maxUploadBytes: number;
     maxUploadRequestBytes: number;
+    /** Questions (`/ask`, chat completions) per client per minute; 0: no limit. */
+    questionsPerMinute: number;
+    /** Uploads per client per minute; 0: no limit. */
+    uploadsPerMinute: number;
     /** Where unexpected errors are reported (the client only sees "Internal server error"). */
     log: (error: unknown) => void;
 }
@@ -68,6 +73,9 @@ export function createApp(options: AppOptions): Express {
 
     const api = express.Router();
     api.use(options.apiKey != null ? requireApiKey(options.apiKey) : requireSameOrigin());
+    const byKey = options.apiKey != null;
+    api.post(["/ask", "/v1/chat/completions"], clientRateLimit({ perMinute: options.questionsPerMinute, what: "questions", setting: "questionsPerMinute", byKey }));
+    api.post("/kbs/:kb/documents", clientRateLimit({ perMinute: options.uploadsPerMinute, what: "uploads", setting: "uploadsPerMinute", byKey }));
     api.use(express.json({ limit: MAX_JSON_BODY }));
     api.use(askRoutes(options.service));
     api.use(knowledgeBaseRoutes(options.service, { maxUploadBytes: options.maxUploadBytes, maxUploadRequestBytes: options.maxUploadRequestBytes }));

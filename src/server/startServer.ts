@@ -38,6 +38,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         readiness,
         maxUploadBytes: config.maxUploadBytes,
         maxUploadRequestBytes: config.maxUploadRequestBytes,
+        questionsPerMinute: config.questionsPerMinute,
+        uploadsPerMinute: config.uploadsPerMinute,
         log,
         ...(allowedHosts != null ? { allowedHosts } : {}),
         ...(apiKey != null ? { apiKey } : {}),
