@@ -1,3 +1,5 @@
+import { roleNeeded, type Permission, type Principal } from "./keys/principal.js";
+
 /**
  * Every error code Yizhi gives, with the HTTP status it is answered with. The HTTP API and the
  * CLI's `--json` output carry the code; adding a code without a status does not type-check.
@@ -13,6 +15,7 @@ export const errorStatus = {
     invalid_upload: 400,
     no_files: 400,
     unauthorized: 401,
+    forbidden: 403,
     forbidden_host: 403,
     forbidden_origin: 403,
     not_found: 404,
@@ -35,6 +38,7 @@ export const errorStatus = {
     insufficient_storage: 507,
     invalid_config: 500,
     invalid_eval_file: 500,
+    invalid_key: 500,
     invalid_prompt_template: 500,
     missing_prompt_template: 500,
     kb_corrupt: 500,
@@ -187,5 +191,27 @@ export function diskFullError(error: unknown): YizhiError {
 export class RequestAbortedError extends YizhiError {
     public constructor() {
         super("request_aborted", "The client went away before the answer was ready.");
+    }
+}
+
+/** A key that cannot be added or removed, or a keys file that cannot be read. */
+export class KeyError extends YizhiError {
+    public constructor(message: string) {
+        super("invalid_key", message);
+    }
+}
+
+const doing: Record<Permission, string> = {
+    read: "read or ask",
+    write: "upload to or delete from",
+    manage: "create or delete",
+};
+
+/** A key that may not do what was asked; the message names the permission it lacks. */
+export class ForbiddenError extends YizhiError {
+    public constructor(principal: Principal, permission: Permission, kb?: string) {
+        const what = permission === "manage" ? "create or delete knowledge bases" : `${doing[permission]} knowledge base "${kb ?? ""}"`;
+        super("forbidden",
+            `The key "${principal.name}" (${principal.role}) may not ${what}: that needs the ${roleNeeded(permission)} role${permission === "manage" ? "" : ` for "${kb ?? ""}"`}.`);
     }
 }

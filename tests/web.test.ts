@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { chromium, type Browser, type Locator, type Page } from "playwright-core";
+import { KeyStore } from "../src/keys/keyStore.js";
 import { startServer, type RunningServer } from "../src/server/startServer.js";
 import { fixture, makeTempDir, repoRoot } from "./helpers.js";
 import { testConfig } from "./testConfig.js";
@@ -301,6 +302,36 @@ describe("the web page", () => {
         await page.getByTestId("confirm-ok").click();
         await page.getByTestId("kb-item").filter({ hasText: "网页注入" }).waitFor({ state: "detached" });
         await closePage(opened);
+    });
+
+    it("offers only what the key may do: a reader sees only its knowledge base, and no upload, delete or create", async () => {
+        const dataDir = path.join(temp.dir, "roles");
+        const roles = await startServer({ config: testConfig(dataDir), port: 0, log: () => undefined });
+        try {
+            for (const kb of ["可读", "不可见"]) {
+                assert.equal((await fetch(`${roles.url}/kbs`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name: kb }) })).status, 201);
+                const form = new FormData();
+                form.append("files", new Blob([`${kb}的文件：报销需要发票。`]), `${kb}.txt`);
+                assert.equal((await fetch(`${roles.url}/kbs/${encodeURIComponent(kb)}/documents`, { method: "POST", body: form })).status, 200);
+            }
+            const { key } = await KeyStore.of(dataDir).add("读者", "reader", ["可读"]);
+
+            const opened = await openPage(browser, roles.url);
+            const { page } = opened;
+            await page.getByTestId("api-key-dialog").waitFor();
+            await page.getByTestId("api-key-input").fill(key);
+            await page.getByTestId("api-key-submit").click();
+            await page.getByTestId("kb-item").filter({ hasText: "可读" }).waitFor();
+            await page.getByTestId("doc-item").first().waitFor();
+            assert.deepEqual(await page.getByTestId("kb-item").locator(".kb-name").allTextContents(), ["可读"], "the other knowledge base is not listed");
+            for (const control of ["kb-create-form", "kb-delete-button", "dropzone", "doc-delete"]) {
+                assert.equal(await page.getByTestId(control).first().isVisible(), false, `${control} is not offered to a reader`);
+            }
+            await page.screenshot({ path: path.join(artifactsDir, "reader-key.png") });
+            await closePage(opened);
+        } finally {
+            await roles.close();
+        }
     });
 
     it("asks for the API key when the server wants one, and sends it from then on", async () => {

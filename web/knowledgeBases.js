@@ -3,6 +3,7 @@ import { api, kbPath } from "./api.js";
 import { confirmAction } from "./dialogs.js";
 import { byId, el, messageOf, notify } from "./dom.js";
 import { setLabel, setMessage, t } from "./i18n.js";
+import { loadPrincipal, may } from "./permissions.js";
 
 /** @typedef {{ name: string, documents: number, chunks: number, createdAt: string, problem?: string }} KbSummary */
 /** @typedef {{ id: string, source: string, name: string, chunks: number, format: string, sizeBytes: number }} DocumentSummary */
@@ -36,10 +37,12 @@ export function initKnowledgeBases() {
 /** Reloads the knowledge-base list (with its counts) and the selected one's documents. */
 export async function refreshKbs() {
     try {
+        await loadPrincipal();
         /** @type {{ kbs: KbSummary[] }} */
         const { kbs } = await api("GET", "kbs");
         if (!kbs.some((kb) => kb.name === selected)) select(kbs[0]?.name ?? null);
         renderKbList(kbs);
+        offerWhatTheKeyMay();
         await refreshDocuments();
     } catch (error) {
         notify(t("loadFailed", { message: messageOf(error) }));
@@ -53,6 +56,14 @@ function select(name) {
     if (name == null) localStorage.removeItem(selectedStorage);
     else localStorage.setItem(selectedStorage, name);
     if (changed) for (const listener of listeners) listener(name);
+}
+
+/** Shows only the controls the current key may use: creating and deleting knowledge bases, uploading and deleting documents. */
+function offerWhatTheKeyMay() {
+    byId("kb-create-form").hidden = !may("manage");
+    byId("kb-delete").hidden = !may("manage");
+    byId("dropzone").hidden = !may("write", selected);
+    byId("upload-list").hidden = !may("write", selected);
 }
 
 /** @param {KbSummary[]} kbs */
@@ -136,7 +147,7 @@ function renderDocument(kb, doc) {
             el("span", { className: "doc-name", testId: "doc-name", attributes: { title: doc.source } }, [doc.name]),
             el("span", { className: "doc-meta" }, [chunks, ` · ${doc.format.toUpperCase()} · ${formatBytes(doc.sizeBytes)}`]),
         ]),
-        remove,
+        ...(may("write", kb) ? [remove] : []),
     ]);
 }
 

@@ -4,6 +4,7 @@ import { registerAskCommand } from "./commands/ask.js";
 import { registerConfigCommand } from "./commands/config.js";
 import { registerEvalCommand } from "./commands/eval.js";
 import { registerIngestCommand } from "./commands/ingest.js";
+import { registerKeysCommands } from "./commands/keys.js";
 import { registerKnowledgeBaseCommands } from "./commands/knowledgeBases.js";
 import { registerModelsCommand } from "./commands/models.js";
 import { registerServeCommand } from "./commands/serve.js";
@@ -22,6 +23,7 @@ registerEvalCommand(program);
 registerModelsCommand(program);
 registerConfigCommand(program);
 registerServeCommand(program);
+registerKeysCommands(program);
 
 try {
     await program.parseAsync(process.argv);

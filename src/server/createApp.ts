@@ -6,8 +6,9 @@ import { errorHandler, sendError } from "./httpErrors.js";
 import type { KnowledgeBaseService } from "./knowledgeBaseService.js";
 import { openApiDocument } from "./openApiDocument.js";
 import { clientRateLimit } from "./rateLimits.js";
-import { requireApiKey } from "./requireApiKey.js";
-import { requireKnownHost, requireSameOrigin } from "./sameOrigin.js";
+import type { KeyStore } from "../keys/keyStore.js";
+import { authenticate, principalOf } from "./authenticate.js";
+import { requireKnownHost } from "./sameOrigin.js";
 import { askRoutes } from "./routes/askRoutes.js";
 import { knowledgeBaseRoutes } from "./routes/knowledgeBaseRoutes.js";
 import { openaiRoutes } from "./routes/openaiRoutes.js";
@@ -22,6 +23,8 @@ export interface AppOptions {
     service: KnowledgeBaseService;
     readiness: Readiness;
     apiKey?: string;
+    /** The named keys with roles (`yizhi keys`); while there are none and no `apiKey`, no key is needed. */
+    keys: KeyStore;
     /** Host names the server answers to (see `allowedHostNames`); undefined: any. */
     allowedHosts?: readonly string[];
     maxUploadBytes: number;
@@ -72,10 +75,11 @@ export function createApp(options: AppOptions): Express {
     app.use(express.static(path.join(packageRoot, "web"), { index: "index.html" }));
 
     const api = express.Router();
-    api.use(options.apiKey != null ? requireApiKey(options.apiKey) : requireSameOrigin());
-    const byKey = options.apiKey != null;
-    api.post(["/ask", "/v1/chat/completions"], clientRateLimit({ perMinute: options.questionsPerMinute, what: "questions", setting: "questionsPerMinute", byKey }));
-    api.post("/kbs/:kb/documents", clientRateLimit({ perMinute: options.uploadsPerMinute, what: "uploads", setting: "uploadsPerMinute", byKey }));
+    api.use(authenticate({ keys: options.keys, ...(options.apiKey != null ? { apiKey: options.apiKey } : {}) }));
+    api.post(["/ask", "/v1/chat/completions"], clientRateLimit({ perMinute: options.questionsPerMinute, what: "questions", setting: "questionsPerMinute" }));
+    api.post("/kbs/:kb/documents", clientRateLimit({ perMinute: options.uploadsPerMinute, what: "uploads", setting: "uploadsPerMinute" }));
+    // What the page may offer: who the key is, and what it may do.
+    api.get("/whoami", (_req, res) => void res.json(principalOf(res)));
     api.use(express.json({ limit: MAX_JSON_BODY }));
     api.use(askRoutes(options.service));
     api.use(knowledgeBaseRoutes(options.service, { maxUploadBytes: options.maxUploadBytes, maxUploadRequestBytes: options.maxUploadRequestBytes }));

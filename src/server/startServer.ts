@@ -4,6 +4,7 @@ import { Yizhi } from "../yizhi.js";
 import { createApp, type Readiness } from "./createApp.js";
 import { KnowledgeBaseService } from "./knowledgeBaseService.js";
 import { allowedHostNames } from "./sameOrigin.js";
+import { KeyStore } from "../keys/keyStore.js";
 
 export interface StartServerOptions {
     config: Config;
@@ -35,6 +36,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const allowedHosts = allowedHostNames(listenHost, config.allowedHosts);
     const app = createApp({
         service: new KnowledgeBaseService(yizhi),
+        keys: KeyStore.of(config.dataDir),
         readiness,
         maxUploadBytes: config.maxUploadBytes,
         maxUploadRequestBytes: config.maxUploadRequestBytes,

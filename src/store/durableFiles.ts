@@ -11,9 +11,9 @@ export async function fsyncPath(filePath: string): Promise<void> {
     }
 }
 
-/** Writes a file and flushes it to the disk (but not its folder's entry: see `writeFileAtomic`). */
-export async function writeFileDurable(filePath: string, data: string | Uint8Array): Promise<void> {
-    const handle = await fs.open(filePath, "w");
+/** Writes a file and flushes it to the disk (but not its folder's entry: see `writeFileAtomic`). `mode` applies to a new file (default 0o666 less the umask). */
+export async function writeFileDurable(filePath: string, data: string | Uint8Array, mode?: number): Promise<void> {
+    const handle = await fs.open(filePath, "w", mode);
     try {
         await handle.writeFile(data);
         await handle.sync();
@@ -30,10 +30,11 @@ export function temporaryPathOf(filePath: string): string {
 export const temporaryFilePattern = /\.\d+\.tmp$/;
 
 /** Writes a file that is either entirely the new content or not there at all, even across a crash. */
-export async function writeFileAtomic(filePath: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(filePath: string, data: string | Uint8Array, mode?: number): Promise<void> {
     const temporary = temporaryPathOf(filePath);
+    await fs.rm(temporary, { force: true }); // so that `mode` applies to a file created now
     try {
-        await writeFileDurable(temporary, data);
+        await writeFileDurable(temporary, data, mode);
     } catch (error) {
         await fs.rm(temporary, { force: true });
         throw error;

@@ -3,6 +3,7 @@ import { Router, type Request } from "express";
 import { z } from "zod";
 import type { AnswerResult, AnswerSource } from "../../answer/answerQuestion.js";
 import { abortOnDisconnect, openEventStream } from "../eventStream.js";
+import { authorize } from "../authenticate.js";
 import { describeError } from "../httpErrors.js";
 import type { KnowledgeBaseService } from "../knowledgeBaseService.js";
 import { parseBody } from "../parseBody.js";
@@ -33,6 +34,7 @@ export function askRoutes(service: KnowledgeBaseService): Router {
     const router = Router();
     router.post("/ask", async (req, res) => {
         const { kb, stream, ...request } = parseBody(askSchema, req.body);
+        authorize(res, "read", kb);
         const signal = abortOnDisconnect(res);
         if (!wantsStream(req, stream)) {
             const result = await service.ask(kb, { ...request, signal });

@@ -1,8 +1,10 @@
 import path from "node:path";
-import { Router } from "express";
+import { Router, type RequestHandler } from "express";
 import multer from "multer";
 import { z } from "zod";
 import { loaderFor, supportedExtensions } from "../../../ingest/loaders/index.js";
+import { can } from "../../keys/principal.js";
+import { authorize, principalOf } from "../authenticate.js";
 import { HttpError } from "../httpErrors.js";
 import type { KnowledgeBaseService, UploadedFile } from "../knowledgeBaseService.js";
 import { parseBody } from "../parseBody.js";
@@ -29,26 +31,35 @@ export function knowledgeBaseRoutes(service: KnowledgeBaseService, options: Know
     });
 
     router.get("/kbs", async (_req, res) => {
-        const kbs = await service.list();
+        const principal = principalOf(res);
+        const kbs = (await service.list()).filter((kb) => can(principal, "read", kb.name));
         res.json({ kbs: kbs.map(({ name, documents, chunks, createdAt, problem }) => ({ name, documents, chunks, createdAt, ...(problem != null ? { problem } : {}) })) });
     });
 
     router.post("/kbs", async (req, res) => {
+        authorize(res, "manage");
         const { name } = parseBody(z.object({ name: z.string().min(1) }), req.body);
         await service.create(name);
         res.status(201).json({ name });
     });
 
     router.delete("/kbs/:kb", async (req, res) => {
+        authorize(res, "manage");
         await service.remove(req.params.kb);
         res.status(204).end();
     });
 
     router.get("/kbs/:kb/documents", async (req, res) => {
+        authorize(res, "read", req.params.kb);
         res.json({ documents: await service.documents(req.params.kb) });
     });
 
-    router.post("/kbs/:kb/documents", upload.array("files", MAX_FILES_PER_UPLOAD), async (req, res) => {
+    // Checked before the upload is read: a key that may not write makes the server hold nothing.
+    const mayWrite: RequestHandler = (req, res, next) => {
+        authorize(res, "write", String(req.params.kb));
+        next();
+    };
+    router.post("/kbs/:kb/documents", mayWrite, upload.array("files", MAX_FILES_PER_UPLOAD), async (req, res) => {
         const received = (req.files ?? []) as Express.Multer.File[];
         if (received.length === 0) throw new HttpError("no_files", "Send the documents as multipart/form-data in the field \"files\".");
         const files: UploadedFile[] = received.map((file) => ({ name: safeFileName(file.originalname), bytes: file.buffer }));
@@ -61,6 +72,7 @@ export function knowledgeBaseRoutes(service: KnowledgeBaseService, options: Know
     });
 
     router.delete("/kbs/:kb/documents/:id", async (req, res) => {
+        authorize(res, "write", req.params.kb);
         await service.deleteDocument(req.params.kb, req.params.id);
         res.status(204).end();
     });

@@ -3,6 +3,8 @@ import { Router } from "express";
 import { z } from "zod";
 import type { ChatTurn } from "../../models/chatModel.js";
 import { abortOnDisconnect, openEventStream } from "../eventStream.js";
+import { can } from "../../keys/principal.js";
+import { authorize, principalOf } from "../authenticate.js";
 import { describeError, HttpError } from "../httpErrors.js";
 import type { KnowledgeBaseService } from "../knowledgeBaseService.js";
 import { parseBody } from "../parseBody.js";
@@ -58,7 +60,8 @@ export function openaiRoutes(service: KnowledgeBaseService): Router {
     const router = Router();
 
     router.get("/v1/models", async (_req, res) => {
-        const kbs = await service.list();
+        const principal = principalOf(res);
+        const kbs = (await service.list()).filter((kb) => can(principal, "read", kb.name));
         res.json({
             object: "list",
             data: kbs.map((kb) => ({ id: kb.name, object: "model", created: Math.floor(Date.parse(kb.createdAt) / 1000), owned_by: "yizhi" })),
@@ -67,6 +70,7 @@ export function openaiRoutes(service: KnowledgeBaseService): Router {
 
     router.post("/v1/chat/completions", async (req, res) => {
         const body = parseBody(completionSchema, req.body);
+        authorize(res, "read", body.model);
         const { question, history } = questionAndHistory(body.messages);
         await service.assertExists(body.model);
         const id = `chatcmpl-${randomUUID()}`;
