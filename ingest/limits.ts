@@ -14,6 +14,8 @@ export interface ParseLimits {
     maxNestingDepth: number;
     /** Pages of a PDF. Default 10,000. */
     maxPages: number;
+    /** Objects a PDF may declare (its trailer's `/Size`). Default 5,000,000. */
+    maxPdfObjects: number;
     /** Rows of a CSV, TSV or spreadsheet. Default 1,000,000. */
     maxTableRows: number;
     /** Columns of one row. Default 10,000. */
@@ -29,6 +31,7 @@ export const defaultParseLimits: Readonly<ParseLimits> = {
     maxArchiveEntries: 10_000,
     maxNestingDepth: 512,
     maxPages: 10_000,
+    maxPdfObjects: 5_000_000,
     maxTableRows: 1_000_000,
     maxTableColumns: 10_000,
     maxCellChars: 1_000_000,

@@ -29,6 +29,7 @@ export class Yizhi {
                 maxArchiveEntries: config.maxArchiveEntries,
                 maxNestingDepth: config.maxNestingDepth,
                 maxPages: config.maxPages,
+                maxPdfObjects: config.maxPdfObjects,
                 maxTableRows: config.maxTableRows,
                 maxTableColumns: config.maxTableColumns,
                 maxCellChars: config.maxCellChars,

@@ -18,8 +18,8 @@ function mountTmpfs(dir: string, bytes: number): boolean {
     }
 }
 
-/** Fills the file system of `dir` to the last byte. */
-async function fillUp(file: string): Promise<void> {
+/** Fills the file system of `file` to the last byte, then frees `leaveBytes` of it again. */
+async function fillUp(file: string, leaveBytes = 0): Promise<void> {
     const handle = await fs.open(file, "w");
     const block = Buffer.alloc(64 * 1024, 1);
     try {
@@ -36,6 +36,7 @@ async function fillUp(file: string): Promise<void> {
             // this size no longer fits: try a smaller one
         }
     }
+    if (leaveBytes > 0) await fs.truncate(file, (await fs.stat(file)).size - leaveBytes);
 }
 
 function upload(url: string, name: string, text: string): Promise<Response> {
@@ -62,26 +63,35 @@ describe("a disk that fills up", () => {
         await temp.cleanup();
     });
 
-    it("gives 507 insufficient_storage, leaves no partial generation, and takes uploads again once there is room", async (t) => {
+    it("gives 507 insufficient_storage, leaves no partial generation, lets a document be deleted, and takes uploads again once there is room", async (t) => {
         if (!mounted) return t.skip("mounting a tmpfs needs root (CI runs as root)");
         server = await startServer({ config: testConfig(dataDir), port: 0, log: () => undefined });
         await server.ready;
         const documentsUrl = `${server.url}/kbs/team/documents`;
         assert.equal((await fetch(`${server.url}/kbs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "team" }) })).status, 201);
         assert.equal((await upload(documentsUrl, "first.txt", "第一份文件：存放在将要写满的磁盘上。")).status, 200);
+        assert.equal((await upload(documentsUrl, "zeroth.txt", "更早的一份文件：它将被删除，腾出空间。")).status, 200);
         const kbDir = path.join(dataDir, "team");
         const committedFiles = (await fs.readdir(kbDir)).sort();
         const listBefore = await (await fetch(documentsUrl)).json();
 
+        // Full but for a few pages: less than an upload needs, as a disk is when it fills up in use.
         const filler = path.join(dataDir, "filler.bin");
-        await fillUp(filler);
-        const refused = await upload(documentsUrl, "second.txt", "第二份文件：磁盘已满，它不能被存入。".repeat(20));
+        await fillUp(filler, 16 * 1024);
+        const refused = await upload(documentsUrl, "second.txt", "第二份文件：磁盘已满，它不能被存入。".repeat(400));
         assert.equal(refused.status, 507);
         const { error } = await refused.json() as { error: { code: string; message: string } };
         assert.equal(error.code, "insufficient_storage");
         assert.match(error.message, /full.*Free some space/);
         assert.deepEqual((await fs.readdir(kbDir)).sort(), committedFiles, "no partial generation or temporary file is left");
         assert.deepEqual(await (await fetch(documentsUrl)).json(), listBefore, "what was stored is unchanged");
+
+        // Deleting a document is how a person makes room: it works on the full disk.
+        const { documents: stored } = listBefore as { documents: { id: string; name: string }[] };
+        const deleted = await fetch(`${documentsUrl}/${stored.find((document) => document.name === "zeroth.txt")!.id}`, { method: "DELETE" });
+        assert.equal(deleted.status, 204, await deleted.text());
+        const left = ((await (await fetch(documentsUrl)).json()) as { documents: { name: string }[] }).documents.map((document) => document.name);
+        assert.deepEqual(left, ["first.txt"]);
 
         await fs.rm(filler);
         assert.equal((await upload(documentsUrl, "second.txt", "第二份文件：现在有空间了。")).status, 200);

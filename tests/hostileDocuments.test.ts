@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startServer, type RunningServer } from "../src/server/startServer.js";
 import { makeTempDir } from "./helpers.js";
-import { docxBomb, nestedHtml, pdfNestedSaves, pdfPageBomb, xlsxBomb } from "./hostileFiles.js";
+import { hostileCases, nestedHtml, pdfNestedSaves, xlsxBomb } from "./hostileFiles.js";
 import { runCli, startCli } from "./runCli.js";
 import { testConfig, testEnv } from "./testConfig.js";
 
@@ -31,21 +31,6 @@ const SERVER_MEMORY_MARGIN = 256 * 1024 * 1024;
  * above what a parser process takes under tsx (about 300 MB; 110 MB once built). Defaults otherwise.
  */
 const hostileSettings = { parseTimeoutSeconds: 10, parseMemoryMb: 700, maxUploadBytes: 64 * 1024 * 1024 };
-
-const hostileCases: { row: string; name: string; make: () => Promise<Uint8Array | string> | Uint8Array | string; reason: RegExp }[] = [
-    { row: "2", name: "炸弹.xlsx", make: () => xlsxBomb(600), reason: /maxInflatedBytes/ },
-    { row: "3", name: "one-page-a-million-times.pdf", make: () => pdfPageBomb(1_000_000), reason: /1,000,000 pages.*maxPages/ },
-    { row: "3", name: "a-million-nested-saves.pdf", make: () => pdfNestedSaves(1_000_000), reason: /longer than 10 s.*parseTimeoutSeconds/ },
-    { row: "3", name: "nested.html", make: () => nestedHtml(100_000), reason: /nests its elements deeper.*maxNestingDepth/ },
-    { row: "4", name: "one-line.txt", make: () => "x".repeat(21_000_000), reason: /21,000,000 characters.*maxTextChars/ },
-    { row: "4", name: "wide.csv", make: () => `${"a,".repeat(1_000_000)}\n${"b,".repeat(1_000_000)}\n`, reason: /columns.*maxTableColumns/ },
-    { row: "4", name: "cell.csv", make: () => `title\n"${"x".repeat(2_000_000)}"\n`, reason: /maxCellChars/ },
-    { row: "6", name: "炸弹.docx", make: () => docxBomb(600), reason: /maxInflatedBytes/ },
-    {
-        row: "memory", name: "many-paragraphs.html", reason: /more than 700 MB of memory.*parseMemoryMb/,
-        make: () => `<!DOCTYPE html><html><body>${Array.from({ length: 300_000 }, (_, i) => `<p>第${i}段，<b>一些</b>文字。</p>`).join("")}</body></html>`,
-    },
-];
 
 describe("hostile documents uploaded to yizhi serve", () => {
     let temp: Awaited<ReturnType<typeof makeTempDir>>;

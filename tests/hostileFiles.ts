@@ -91,8 +91,11 @@ export function docxBomb(mebibytes: number): Promise<Buffer> {
     ]);
 }
 
-/** A PDF of numbered objects (`objects[0]` is object 1, the catalog), with a correct cross-reference table. */
-export function pdfOf(objects: readonly string[]): Buffer {
+/**
+ * A PDF of numbered objects (`objects[0]` is object 1, the catalog), with a correct cross-reference
+ * table; its trailer declares `declaredSize` objects (default: the true count).
+ */
+export function pdfOf(objects: readonly string[], declaredSize = objects.length + 1): Buffer {
     const parts: string[] = ["%PDF-1.7\n"];
     const offsets: number[] = [];
     let length = Buffer.byteLength(parts[0]!);
@@ -103,7 +106,7 @@ export function pdfOf(objects: readonly string[]): Buffer {
         length += Buffer.byteLength(object);
     });
     const xref = [`xref\n0 ${objects.length + 1}\n`, "0000000000 65535 f \n", ...offsets.map((offset) => `${String(offset).padStart(10, "0")} 00000 n \n`)].join("");
-    parts.push(xref, `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${length}\n%%EOF\n`);
+    parts.push(xref, `trailer\n<< /Size ${declaredSize} /Root 1 0 R >>\nstartxref\n${length}\n%%EOF\n`);
     return Buffer.from(parts.join(""), "latin1");
 }
 
@@ -121,6 +124,17 @@ export function pdfPageBomb(times: number): Buffer {
     ]);
 }
 
+/** A one-page PDF whose trailer declares `count` objects. */
+export function pdfDeclaringObjects(count: number): Buffer {
+    return pdfOf([
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Count 1 /Kids [3 0 R] >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        stream("BT /F1 12 Tf 72 720 Td (few objects, many declared) Tj ET"),
+        font,
+    ], count);
+}
+
 /** A one-page PDF whose content saves the graphics state `depth` times before its text. */
 export function pdfNestedSaves(depth: number): Buffer {
     return pdfOf([
@@ -136,3 +150,23 @@ export function pdfNestedSaves(depth: number): Buffer {
 export function nestedHtml(depth: number): string {
     return `<!DOCTYPE html><html><body>${"<div>".repeat(depth)}深处的一行字。${"</div>".repeat(depth)}</body></html>`;
 }
+
+/**
+ * One hostile document per row of the hardening table, with the reason it must fail with when read
+ * with `parseTimeoutSeconds: 10` and `parseMemoryMb: 700` (the limits the tests and bench/hostile use).
+ */
+export const hostileCases: { row: string; name: string; make: () => Promise<Uint8Array | string> | Uint8Array | string; reason: RegExp }[] = [
+    { row: "2", name: "炸弹.xlsx", make: () => xlsxBomb(600), reason: /maxInflatedBytes/ },
+    { row: "3", name: "one-page-a-million-times.pdf", make: () => pdfPageBomb(1_000_000), reason: /1,000,000 pages.*maxPages/ },
+    { row: "3", name: "a-hundred-million-objects.pdf", make: () => pdfDeclaringObjects(100_000_000), reason: /100,000,000 objects.*maxPdfObjects/ },
+    { row: "3", name: "a-million-nested-saves.pdf", make: () => pdfNestedSaves(1_000_000), reason: /longer than 10 s.*parseTimeoutSeconds/ },
+    { row: "3", name: "nested.html", make: () => nestedHtml(100_000), reason: /nests its elements deeper.*maxNestingDepth/ },
+    { row: "4", name: "one-line.txt", make: () => "x".repeat(21_000_000), reason: /21,000,000 characters.*maxTextChars/ },
+    { row: "4", name: "wide.csv", make: () => `${"a,".repeat(1_000_000)}\n${"b,".repeat(1_000_000)}\n`, reason: /columns.*maxTableColumns/ },
+    { row: "4", name: "cell.csv", make: () => `title\n"${"x".repeat(2_000_000)}"\n`, reason: /maxCellChars/ },
+    { row: "6", name: "炸弹.docx", make: () => docxBomb(600), reason: /maxInflatedBytes/ },
+    {
+        row: "memory", name: "many-paragraphs.html", reason: /more than 700 MB of memory.*parseMemoryMb/,
+        make: () => `<!DOCTYPE html><html><body>${Array.from({ length: 300_000 }, (_, i) => `<p>第${i}段，<b>一些</b>文字。</p>`).join("")}</body></html>`,
+    },
+];

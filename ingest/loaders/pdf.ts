@@ -29,7 +29,27 @@ export const loadPdf: Loader = async (bytes, _fileName, limits) => {
     return { sections };
 };
 
+/** Where a PDF says how many objects it has: the `/Size` of its trailers and cross-reference streams. */
+const declaredSize = /\/Size\s+(\d+)/g;
+const TRAILER_REGION_BYTES = 1024 * 1024;
+
+/**
+ * Throws when the PDF declares more objects than `limits.maxPdfObjects`: pdf.js sizes its
+ * cross-reference table by that count before reading a page. The trailers sit at the end (and, in a
+ * linearised file, at the start), so only those regions are read.
+ */
+function checkObjectCount(bytes: Uint8Array, limits: ParseLimits): void {
+    const regions = bytes.length <= 2 * TRAILER_REGION_BYTES ? [bytes] : [bytes.subarray(0, TRAILER_REGION_BYTES), bytes.subarray(bytes.length - TRAILER_REGION_BYTES)];
+    for (const region of regions) {
+        for (const match of Buffer.from(region.buffer, region.byteOffset, region.byteLength).toString("latin1").matchAll(declaredSize)) {
+            const objects = Number(match[1]);
+            if (objects > limits.maxPdfObjects) throw limitExceeded("maxPdfObjects", limits, `declares ${objects.toLocaleString("en")} objects`);
+        }
+    }
+}
+
 async function pageTexts(bytes: Uint8Array, limits: ParseLimits): Promise<PageTextResult[]> {
+    checkObjectCount(bytes, limits);
     // pdf.js takes over (detaches) the buffer it is given; the caller's bytes must stay usable.
     const parser = new PDFParse({ data: bytes.slice(), ...pdfjsData });
     try {

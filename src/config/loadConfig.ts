@@ -43,6 +43,7 @@ export const envNames: Record<ConfigKey, string> = {
     maxArchiveEntries: "YIZHI_MAX_ARCHIVE_ENTRIES",
     maxNestingDepth: "YIZHI_MAX_NESTING_DEPTH",
     maxPages: "YIZHI_MAX_PAGES",
+    maxPdfObjects: "YIZHI_MAX_PDF_OBJECTS",
     maxTableRows: "YIZHI_MAX_TABLE_ROWS",
     maxTableColumns: "YIZHI_MAX_TABLE_COLUMNS",
     maxCellChars: "YIZHI_MAX_CELL_CHARS",
@@ -81,7 +82,7 @@ const numericKeys = new Set<ConfigKey>([
     "chunkSize", "chunkOverlap", "topK", "scoreThreshold", "lexicalThreshold", "rerankThreshold", "rrfK", "retrievalCandidates",
     "maxQueuedQuestions", "port", "maxUploadBytes", "maxUploadRequestBytes", "questionsPerMinute", "uploadsPerMinute", "hnswM", "hnswEfConstruction", "hnswEfSearch",
     "parseProcesses", "parseTimeoutSeconds", "parseMemoryMb", "maxInflatedBytes", "maxArchiveEntries", "maxNestingDepth",
-    "maxPages", "maxTableRows", "maxTableColumns", "maxCellChars", "maxTextChars",
+    "maxPages", "maxPdfObjects", "maxTableRows", "maxTableColumns", "maxCellChars", "maxTextChars",
 ]);
 
 /**

@@ -84,6 +84,8 @@ export const configSchema = z.object({
     maxNestingDepth: z.number().int().min(8).default(defaultParseLimits.maxNestingDepth),
     /** Pages of a PDF. */
     maxPages: z.number().int().min(1).default(defaultParseLimits.maxPages),
+    /** Objects a PDF may declare. */
+    maxPdfObjects: z.number().int().min(1).default(defaultParseLimits.maxPdfObjects),
     /** Rows of a CSV, TSV or spreadsheet. */
     maxTableRows: z.number().int().min(1).default(defaultParseLimits.maxTableRows),
     /** Columns of one table row. */

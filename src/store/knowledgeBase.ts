@@ -113,6 +113,8 @@ const generationFile = /^(?:index|records|lexical|checksums)-(\d+)\.(?:hnsw|json
 export class KnowledgeBase {
     private readonly documentsById = new Map<string, DocumentRecord>();
     private dirty = false;
+    /** Whether a document was put since the last commit (a commit that only removes may make room, see `commit`). */
+    private grown = false;
     private closed = false;
 
     private constructor(
@@ -255,6 +257,7 @@ export class KnowledgeBase {
         const record = { ...document, labels };
         this.documentsById.set(document.id, record);
         this.dirty = true;
+        this.grown = true;
         return record;
     }
 
@@ -278,13 +281,24 @@ export class KnowledgeBase {
         return true;
     }
 
-    /** Makes every change so far durable, as one atomic step. A full disk is an `InsufficientStorageError`, and leaves no partial generation. */
+    /**
+     * Makes every change so far durable, as one atomic step. A full disk is an
+     * `InsufficientStorageError`, and leaves no partial generation — except that a commit that only
+     * removes documents, which is how a person makes room, may first give up the previous
+     * generation (kept for `repair()`) to find the space it needs.
+     */
     public async commit(): Promise<void> {
         try {
             await this.writeGeneration();
         } catch (error) {
-            if (isDiskFull(error)) throw new InsufficientStorageError(this.name, { cause: error });
-            throw error;
+            if (!isDiskFull(error)) throw error;
+            if (this.grown || !await removeGenerationsExcept(this.dir, [this.generation])) throw new InsufficientStorageError(this.name, { cause: error });
+            try {
+                await this.writeGeneration();
+            } catch (retried) {
+                if (isDiskFull(retried)) throw new InsufficientStorageError(this.name, { cause: retried });
+                throw retried;
+            }
         }
     }
 
@@ -340,6 +354,7 @@ export class KnowledgeBase {
         await removeGenerationsExcept(this.dir, [generation, this.generation]);
         this.generation = generation;
         this.dirty = false;
+        this.grown = false;
     }
 
     /** Releases the write lock. Uncommitted changes are dropped; using the knowledge base afterwards is an error. */
@@ -517,12 +532,17 @@ async function isWhole(name: string, dir: string, generation: number): Promise<b
 
 /**
  * Deletes snapshot files of other generations: older ones, and any that a crashed commit left
- * half-written, with its temporary files. Only the lock holder calls this.
+ * half-written, with its temporary files; returns whether there were any. Only the lock holder calls this.
  */
-async function removeGenerationsExcept(dir: string, keep: readonly number[]): Promise<void> {
+async function removeGenerationsExcept(dir: string, keep: readonly number[]): Promise<boolean> {
+    let removed = false;
     for (const entry of await fs.readdir(dir)) {
         const match = generationFile.exec(entry);
         const stale = match != null ? !keep.includes(Number(match[1])) : temporaryFilePattern.test(entry);
-        if (stale) await fs.rm(path.join(dir, entry), { force: true });
+        if (stale) {
+            await fs.rm(path.join(dir, entry), { force: true });
+            removed = true;
+        }
     }
+    return removed;
 }

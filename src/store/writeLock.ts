@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import lockfile from "proper-lockfile";
-import { KnowledgeBaseBusyError, KnowledgeBaseLockLostError } from "../errors.js";
+import { isDiskFull, KnowledgeBaseBusyError, KnowledgeBaseLockLostError } from "../errors.js";
 import { writeFileAtomic } from "./durableFiles.js";
 
 /** How long a lock left by a killed process blocks the next writer. */
@@ -52,12 +52,18 @@ export async function acquireWriteLock(kbDir: string, kbName: string, waitMs: nu
         throw error;
     }
     const ownerFile = path.join(kbDir, OWNER_FILE);
-    const token = `${process.pid} ${randomUUID()}`;
+    let token: string | undefined = `${process.pid} ${randomUUID()}`;
     try {
         await writeFileAtomic(ownerFile, token);
     } catch (error) {
-        await release().catch(() => undefined);
-        throw error;
+        if (!isDiskFull(error)) {
+            await release().catch(() => undefined);
+            throw error;
+        }
+        // A full disk has no room for the token: the lock still holds (proper-lockfile's folder),
+        // and a takeover is still caught at commit by the committed generation, so a person can
+        // delete documents to make room.
+        token = undefined;
     }
     let released = false;
 
@@ -70,13 +76,15 @@ export async function acquireWriteLock(kbDir: string, kbName: string, waitMs: nu
         async assertHeld() {
             if (released) throw new KnowledgeBaseLockLostError(kbName, "it was already released");
             if (compromised != null) throw new KnowledgeBaseLockLostError(kbName, compromised.message);
-            if (await currentOwner() !== token) throw new KnowledgeBaseLockLostError(kbName, "another writer took it over");
+            if (token != null && await currentOwner() !== token) throw new KnowledgeBaseLockLostError(kbName, "another writer took it over");
         },
         async release() {
             if (released) return;
             released = true;
             if (compromised != null) return; // proper-lockfile has already let go of it.
-            if (await currentOwner() === token) {
+            if (token == null) {
+                await release();
+            } else if (await currentOwner() === token) {
                 await fs.rm(ownerFile, { force: true });
                 await release();
             } else {
