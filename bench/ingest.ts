@@ -3,7 +3,10 @@
  * `Yizhi` code path and the real test model, and prints Markdown tables.
  *
  *   npm run bench:ingest -- [--corpus fixtures|news|all] [--threads N] [--embedding-context TOKENS]
- *                           [--chunk-size CHARS] [--runs N] [--limit-bytes N]
+ *                           [--embedding-contexts N,N,...] [--chunk-size CHARS] [--runs N] [--limit-bytes N]
+ *
+ * `--embedding-contexts 1,2,4` runs each corpus once per count of parallel embedding contexts,
+ * side by side, with each one's speed-up over the first.
  */
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -31,6 +34,8 @@ interface BenchOptions {
     corpora: CorpusName[];
     threads: number;
     embeddingContext?: number;
+    /** Embedding contexts per run, each a row; 0 is the configured default. */
+    embeddingContexts: number[];
     chunkSize?: number;
     runs: number;
     limitBytes?: number;
@@ -57,6 +62,8 @@ interface RunResult {
 
 interface CorpusResult {
     corpus: Corpus;
+    /** Embedding contexts of these runs (0: the configured default). */
+    contexts: number;
     runs: RunResult[];
 }
 
@@ -67,6 +74,7 @@ function parseOptions(argv: string[]): BenchOptions {
             corpus: { type: "string", default: "all" },
             threads: { type: "string", default: "1" },
             "embedding-context": { type: "string" },
+            "embedding-contexts": { type: "string", default: "0" },
             "chunk-size": { type: "string" },
             runs: { type: "string", default: "1" },
             "limit-bytes": { type: "string" },
@@ -80,6 +88,7 @@ function parseOptions(argv: string[]): BenchOptions {
         corpora: corpus === "all" ? ["fixtures", "news"] : [corpus],
         threads: parseCount("--threads", values.threads, 0),
         runs: parseCount("--runs", values.runs, 1),
+        embeddingContexts: (values["embedding-contexts"] ?? "0").split(",").map((count) => parseCount("--embedding-contexts", count.trim(), 0)),
         ...optionalCount("embeddingContext", "--embedding-context", values["embedding-context"]),
         ...optionalCount("chunkSize", "--chunk-size", values["chunk-size"]),
         ...optionalCount("limitBytes", "--limit-bytes", values["limit-bytes"]),
@@ -97,7 +106,7 @@ function optionalCount<K extends string>(key: K, flag: string, raw: string | und
 }
 
 /** The configuration a run uses: `YIZHI_*` variables apply, the benchmark's own flags win. */
-function buildConfig(options: BenchOptions, dataDir: string): Config {
+function buildConfig(options: BenchOptions, dataDir: string, embeddingContexts = 0): Config {
     return loadConfig({
         env: process.env,
         flags: {
@@ -106,6 +115,7 @@ function buildConfig(options: BenchOptions, dataDir: string): Config {
             embeddingModel: modelPath,
             threads: options.threads,
             embeddingContextSize: options.embeddingContext,
+            ...(embeddingContexts > 0 ? { embeddingContexts } : {}),
             chunkSize: options.chunkSize,
         },
     }).config;
@@ -177,10 +187,10 @@ async function measureIngest(files: readonly string[], config: Config): Promise<
     }
 }
 
-async function runOnce(corpus: Corpus, options: BenchOptions): Promise<RunResult> {
+async function runOnce(corpus: Corpus, options: BenchOptions, contexts: number): Promise<RunResult> {
     const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "yizhi-bench-data-"));
     try {
-        const config = buildConfig(options, dataDir);
+        const config = buildConfig(options, dataDir, contexts);
         const parseSplitMs = await measureParseSplit(corpus.files, config);
         return { ...await measureIngest(corpus.files, config), parseSplitMs };
     } finally {
@@ -188,17 +198,17 @@ async function runOnce(corpus: Corpus, options: BenchOptions): Promise<RunResult
     }
 }
 
-async function benchCorpus(corpus: Corpus, options: BenchOptions): Promise<CorpusResult> {
+async function benchCorpus(corpus: Corpus, options: BenchOptions, contexts: number): Promise<CorpusResult> {
     // One untimed pass first, so that the separate parse+split timing and the ingest's own parsing
     // both run warm (JIT done, pdf.js and DOM modules loaded).
     await measureParseSplit(corpus.files, buildConfig(options, os.tmpdir()));
     const runs: RunResult[] = [];
     for (let i = 1; i <= options.runs; i++) {
-        const run = await runOnce(corpus, options);
-        process.stderr.write(`${corpus.name} run ${i}/${options.runs}: ${run.chunks} chunks in ${seconds(run.totalMs)} s\n`);
+        const run = await runOnce(corpus, options, contexts);
+        process.stderr.write(`${corpus.name} (${contexts || "default"} contexts) run ${i}/${options.runs}: ${run.chunks} chunks in ${seconds(run.totalMs)} s\n`);
         runs.push(run);
     }
-    return { corpus, runs };
+    return { corpus, contexts, runs };
 }
 
 function median(values: readonly number[]): number {
@@ -230,18 +240,31 @@ function markdownTable(header: readonly string[], rows: readonly string[][]): st
     return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
 }
 
-function throughputRow({ corpus, runs }: CorpusResult): string[] {
+function label({ corpus, contexts }: CorpusResult): string {
+    return contexts > 0 ? `${corpus.name}, ${contexts} embedding context${contexts > 1 ? "s" : ""}` : corpus.name;
+}
+
+/** Chunks per second of `result` over those of the first result of the same corpus. */
+function speedUp(result: CorpusResult, results: readonly CorpusResult[]): string {
+    const baseline = results.find((other) => other.corpus === result.corpus);
+    const perSecond = (of: CorpusResult) => (of.runs[0]?.chunks ?? 0) / medianOf(of.runs, (run) => run.totalMs);
+    return baseline != null ? `${(perSecond(result) / perSecond(baseline)).toFixed(2)}×` : "-";
+}
+
+function throughputRow(result: CorpusResult, results: readonly CorpusResult[]): string[] {
+    const { corpus, runs } = result;
     const first = runs[0];
     if (first == null) return [corpus.name];
     const totalMs = medianOf(runs, (run) => run.totalMs);
     return [
-        corpus.name,
+        label(result),
         String(first.files),
         String(first.failed),
         String(first.chunks),
         seconds(totalMs),
         rate(first.files, totalMs),
         rate(first.chunks, totalMs),
+        speedUp(result, results),
         percent(medianOf(runs, (run) => run.embeddingMs), totalMs),
         seconds(medianOf(runs, (run) => run.parseSplitMs)),
         String(first.truncated),
@@ -249,13 +272,14 @@ function throughputRow({ corpus, runs }: CorpusResult): string[] {
 }
 
 /** Parse+split is measured on its own; what ingest spends beyond it and embedding is hashing and the store. */
-function breakdownRow({ corpus, runs }: CorpusResult): string[] {
+function breakdownRow(result: CorpusResult): string[] {
+    const { corpus, runs } = result;
     const totalMs = medianOf(runs, (run) => run.totalMs);
     const embeddingMs = medianOf(runs, (run) => run.embeddingMs);
     const parseSplitMs = medianOf(runs, (run) => run.parseSplitMs);
     const restMs = Math.max(0, totalMs - embeddingMs - parseSplitMs);
     return [
-        corpus.name,
+        label(result),
         `${(corpus.bytes / 1e6).toFixed(2)} MB`,
         seconds(totalMs),
         `${seconds(parseSplitMs)} (${percent(parseSplitMs, totalMs)})`,
@@ -297,8 +321,8 @@ function describeProblems(results: readonly CorpusResult[]): string[] {
 function printReport(results: readonly CorpusResult[], machine: readonly string[], settings: readonly string[]): void {
     const load = os.loadavg().map((value) => value.toFixed(2)).join(", ");
     const throughput = markdownTable(
-        ["corpus", "files", "failed", "chunks", "total s", "files/s", "chunks/s", "embed share", "parse+split s", "truncated"],
-        results.map(throughputRow),
+        ["corpus", "files", "failed", "chunks", "total s", "files/s", "chunks/s", "vs first", "embed share", "parse+split s", "truncated"],
+        results.map((result) => throughputRow(result, results)),
     );
     const breakdown = markdownTable(
         ["corpus", "size", "total s", "parse+split s", "embed s", "store + other s"],
@@ -316,7 +340,7 @@ function printReport(results: readonly CorpusResult[], machine: readonly string[
 }
 
 const usage = "usage: npm run bench:ingest -- [--corpus fixtures|news|all] [--threads N] [--embedding-context TOKENS] " +
-    "[--chunk-size CHARS] [--runs N] [--limit-bytes N]";
+    "[--embedding-contexts N,N,...] [--chunk-size CHARS] [--runs N] [--limit-bytes N]";
 
 async function main(): Promise<void> {
     let options: BenchOptions;
@@ -334,7 +358,7 @@ async function main(): Promise<void> {
         for (const name of options.corpora) corpora.push(await prepareCorpus(name, options, tempDir));
         const settings = describeSettings(buildConfig(options, tempDir), options, corpora);
         const results: CorpusResult[] = [];
-        for (const corpus of corpora) results.push(await benchCorpus(corpus, options));
+        for (const corpus of corpora) for (const contexts of options.embeddingContexts) results.push(await benchCorpus(corpus, options, contexts));
         printReport(results, machine, settings);
     } finally {
         await fs.rm(tempDir, { recursive: true, force: true });

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
-import { QueueFullError } from "../src/errors.js";
+import { QueueFullError, RequestAbortedError } from "../src/errors.js";
 import { ChatModel } from "../src/models/chatModel.js";
+import { ModelRuntime } from "../src/models/modelRuntime.js";
 import { testModelPath } from "./helpers.js";
+import { testConfig } from "./testConfig.js";
 
 describe("the chat model's answer slots", () => {
     let llama: Llama;
@@ -42,5 +44,61 @@ describe("the chat model's answer slots", () => {
         assert.ok(stopped.length < full.length, `stopped early: ${stopped.length} < ${full.length} characters`);
         assert.ok(full.startsWith(stopped), "deterministic sampling: the stopped answer is the start of the full one");
         assert.equal(await chat.generate({ prompt: "Once upon a time" }), full, "the slot is free again");
+    });
+});
+
+describe("questions that wait for an answer slot", () => {
+    let llama: Llama;
+    let chat: ChatModel;
+
+    before(async () => {
+        llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+        const model = await llama.loadModel({ modelPath: testModelPath });
+        chat = await ChatModel.create(model, { contextSize: 1024, sequences: 1, maxAnswerTokens: 200, temperature: 0, maxQueued: 2, threads: 1 });
+    });
+    after(() => llama.dispose());
+
+    it("leave the line when their client goes away, so that new questions are not refused", async () => {
+        let waiting: Promise<unknown>[] | undefined;
+        const answer = await chat.generate({
+            prompt: "Once upon a time",
+            onTextChunk: () => {
+                if (waiting != null) return;
+                // Two clients wait, then disconnect; two new ones take their places, and a third is one too many.
+                const gone = [new AbortController(), new AbortController()];
+                const departed = gone.map((controller) => chat.generate({ prompt: "A story", signal: controller.signal }).catch((error: unknown) => error));
+                for (const controller of gone) controller.abort();
+                const next = [chat.generate({ prompt: "Next" }), chat.generate({ prompt: "After that" })];
+                waiting = [...departed, ...next, chat.generate({ prompt: "One too many" }).catch((error: unknown) => error)];
+            },
+        });
+        assert.ok(answer.length > 0);
+        const [first, second, third, fourth, refused] = await Promise.all(waiting!);
+        assert.ok(first instanceof RequestAbortedError && second instanceof RequestAbortedError, "the departed clients' questions end at once");
+        assert.equal(typeof third, "string", "a new question took a departed one's place");
+        assert.equal(typeof fourth, "string");
+        assert.ok(refused instanceof QueueFullError, "the line holds only the two waiting now");
+    });
+});
+
+describe("local embedding contexts in parallel", () => {
+    it("give the same vectors, in the order of the texts, as one context", async () => {
+        const texts = Array.from({ length: 24 }, (_, i) => `第${i}段：${"报销需要发票。".repeat(1 + (i % 5))}`);
+        const vectorsWith = async (embeddingContexts: number) => {
+            const runtime = new ModelRuntime(testConfig("/nonexistent", { embeddingContexts }));
+            try {
+                return await runtime.embeddings.embedDocuments(texts);
+            } finally {
+                await runtime.dispose();
+            }
+        };
+        const one = await vectorsWith(1);
+        const three = await vectorsWith(3);
+        assert.equal(three.length, texts.length);
+        three.forEach((vector, i) => {
+            assert.equal(vector.length, one[i]!.length);
+            vector.forEach((value, j) => assert.ok(Math.abs(value - one[i]![j]!) < 1e-5, `text ${i}, dimension ${j}`));
+        });
+        assert.notDeepEqual(one[0], one[1], "different texts, different vectors: the order is checked for real");
     });
 });

@@ -95,7 +95,7 @@ describe("loadConfig", () => {
             YIZHI_HOST: "0.0.0.0", YIZHI_PORT: "9000", YIZHI_API_KEY: "k3y", YIZHI_MAX_UPLOAD_BYTES: "1048576",
             YIZHI_RERANKER_MODEL: "rerank.gguf", YIZHI_RETRIEVAL_MODE: "bm25", YIZHI_LEXICAL_THRESHOLD: "0.4",
             YIZHI_RERANK_THRESHOLD: "0.6", YIZHI_RRF_K: "10", YIZHI_RETRIEVAL_CANDIDATES: "50",
-            YIZHI_ALLOWED_HOSTS: "yizhi.example", YIZHI_PARSE_PROCESSES: "3", YIZHI_PARSE_TIMEOUT_SECONDS: "30",
+            YIZHI_ALLOWED_HOSTS: "yizhi.example", YIZHI_PARSE_PROCESSES: "3", YIZHI_EMBEDDING_CONTEXTS: "2", YIZHI_PARSE_TIMEOUT_SECONDS: "30",
             YIZHI_PARSE_MEMORY_MB: "512", YIZHI_MAX_INFLATED_BYTES: "1000", YIZHI_MAX_ARCHIVE_ENTRIES: "20",
             YIZHI_MAX_NESTING_DEPTH: "64", YIZHI_MAX_PAGES: "30", YIZHI_MAX_PDF_OBJECTS: "35", YIZHI_MAX_TABLE_ROWS: "40", YIZHI_MAX_TABLE_COLUMNS: "50",
             YIZHI_MAX_CELL_CHARS: "60", YIZHI_MAX_TEXT_CHARS: "70", YIZHI_MAX_UPLOAD_REQUEST_BYTES: "2097152",
@@ -110,7 +110,7 @@ describe("loadConfig", () => {
             chunkOverlap: 20, topK: 10, scoreThreshold: -0.25, answerLanguage: "en", hnswM: 32, hnswEfConstruction: 100,
             hnswEfSearch: 128, maxQueuedQuestions: 3, host: "0.0.0.0", port: 9000, apiKey: "k3y", maxUploadBytes: 1048576,
             rerankerModel: path.join(cwd, "rerank.gguf"), retrievalMode: "bm25", lexicalThreshold: 0.4, rerankThreshold: 0.6,
-            rrfK: 10, retrievalCandidates: 50, allowedHosts: "yizhi.example", parseProcesses: 3, parseTimeoutSeconds: 30,
+            rrfK: 10, retrievalCandidates: 50, allowedHosts: "yizhi.example", parseProcesses: 3, embeddingContexts: 2, parseTimeoutSeconds: 30,
             parseMemoryMb: 512, maxInflatedBytes: 1000, maxArchiveEntries: 20, maxNestingDepth: 64, maxPages: 30, maxPdfObjects: 35,
             maxTableRows: 40, maxTableColumns: 50, maxCellChars: 60, maxTextChars: 70, maxUploadRequestBytes: 2097152, questionsPerMinute: 7, uploadsPerMinute: 0,
         });

@@ -14,6 +14,7 @@ export const envNames: Record<ConfigKey, string> = {
     threads: "YIZHI_THREADS",
     contextSize: "YIZHI_CONTEXT_SIZE",
     embeddingContextSize: "YIZHI_EMBEDDING_CONTEXT_SIZE",
+    embeddingContexts: "YIZHI_EMBEDDING_CONTEXTS",
     maxAnswerTokens: "YIZHI_MAX_ANSWER_TOKENS",
     temperature: "YIZHI_TEMPERATURE",
     parallelAnswers: "YIZHI_PARALLEL_ANSWERS",
@@ -78,7 +79,7 @@ export interface LoadedConfig {
 }
 
 const numericKeys = new Set<ConfigKey>([
-    "threads", "contextSize", "embeddingContextSize", "maxAnswerTokens", "temperature", "parallelAnswers",
+    "threads", "contextSize", "embeddingContextSize", "embeddingContexts", "maxAnswerTokens", "temperature", "parallelAnswers",
     "chunkSize", "chunkOverlap", "topK", "scoreThreshold", "lexicalThreshold", "rerankThreshold", "rrfK", "retrievalCandidates",
     "maxQueuedQuestions", "port", "maxUploadBytes", "maxUploadRequestBytes", "questionsPerMinute", "uploadsPerMinute", "hnswM", "hnswEfConstruction", "hnswEfSearch",
     "parseProcesses", "parseTimeoutSeconds", "parseMemoryMb", "maxInflatedBytes", "maxArchiveEntries", "maxNestingDepth",

@@ -26,6 +26,8 @@ export const configSchema = z.object({
     contextSize: z.number().int().min(512).default(4096),
     /** Context size (tokens) of the embedding model; longer chunks are truncated to it. */
     embeddingContextSize: z.number().int().min(32).default(512),
+    /** Embedding contexts of the one loaded embedding model, embedding in parallel; 0: twice cores ÷ `threads`, at most 4 (1 when `threads` is 0). */
+    embeddingContexts: z.number().int().min(0).max(16).default(0),
     /** Most tokens an answer may have. */
     maxAnswerTokens: z.number().int().min(1).default(512),
     /** Sampling temperature for answers; low keeps them close to the sources. */

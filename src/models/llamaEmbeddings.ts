@@ -1,5 +1,6 @@
 import { Embeddings } from "@langchain/core/embeddings";
 import type { LlamaEmbeddingContext, LlamaModel, Token } from "node-llama-cpp";
+import { WaitQueue } from "./waitQueue.js";
 
 export interface EmbedderIdentity {
     /** Names the weights; two embedders with the same id give the same vectors. */
@@ -10,8 +11,9 @@ export interface EmbedderIdentity {
 /** What the embedder needs once its model is loaded. */
 export interface LoadedEmbeddingModel {
     model: LlamaModel;
-    context: LlamaEmbeddingContext;
-    /** Tokens per input the context holds. */
+    /** Contexts of the one loaded model: each evaluates one input at a time, together in parallel. */
+    contexts: readonly LlamaEmbeddingContext[];
+    /** Tokens per input a context holds. */
     contextSize: number;
 }
 
@@ -20,13 +22,14 @@ export interface LoadedEmbeddingModel {
  * text to embed, so opening a knowledge base to read or delete never loads it. Texts longer than
  * the context are truncated to it (a chunk's head carries most of its meaning) instead of failing.
  *
- * node-llama-cpp 3.21 evaluates one input at a time per embedding context; `embedDocuments` hands
- * it a whole batch at once so that the next input is queued while the current one runs.
+ * node-llama-cpp 3.21 evaluates one input at a time per embedding context, so several contexts of
+ * the model take inputs in parallel: `embedDocuments` hands each input to the next free context and
+ * gives the vectors back in the order of the texts.
  */
 export class LlamaEmbeddings extends Embeddings {
     /** Inputs cut to fit the context since this embedder was created. */
     public truncatedInputs = 0;
-    private loaded?: Promise<LoadedEmbeddingModel>;
+    private loaded?: Promise<{ model: LoadedEmbeddingModel; contexts: WaitQueue<LlamaEmbeddingContext> }>;
 
     public constructor(private readonly load: () => Promise<LoadedEmbeddingModel>) {
         super({});
@@ -41,18 +44,22 @@ export class LlamaEmbeddings extends Embeddings {
     }
 
     private async embed(text: string): Promise<number[]> {
-        this.loaded ??= this.load();
-        const { model, context, contextSize } = await this.loaded;
+        this.loaded ??= this.load().then((model) => ({ model, contexts: new WaitQueue(model.contexts, Number.POSITIVE_INFINITY) }));
+        const { model: { model, contexts: [first], contextSize }, contexts } = await this.loaded;
         let tokens: Token[] = model.tokenize(text);
         // An empty input gives an empty vector, which no index can search with.
         if (tokens.length === 0) throw new RangeError("Cannot embed an empty text.");
         // node-llama-cpp refuses an input (with its BOS/EOS) that fills the whole context.
-        const room = contextSize - 1 - (context.calculateInputLength(tokens) - tokens.length);
+        const room = contextSize - 1 - (first!.calculateInputLength(tokens) - tokens.length);
         if (tokens.length > room) {
             this.truncatedInputs++;
             tokens = tokens.slice(0, Math.max(1, room));
         }
-        const embedding = await context.getEmbeddingFor(tokens);
-        return Array.from(embedding.vector);
+        const context = await contexts.acquire();
+        try {
+            return Array.from((await context.getEmbeddingFor(tokens)).vector);
+        } finally {
+            contexts.release(context);
+        }
     }
 }
