@@ -14,6 +14,7 @@ export const errorStatus = {
     invalid_file_name: 400,
     invalid_upload: 400,
     no_files: 400,
+    path_not_found: 400,
     unauthorized: 401,
     forbidden: 403,
     forbidden_host: 403,
@@ -37,6 +38,7 @@ export const errorStatus = {
     internal_error: 500,
     insufficient_storage: 507,
     invalid_config: 500,
+    address_in_use: 500,
     invalid_eval_file: 500,
     invalid_key: 500,
     invalid_prompt_template: 500,
@@ -213,5 +215,21 @@ export class ForbiddenError extends YizhiError {
         const what = permission === "manage" ? "create or delete knowledge bases" : `${doing[permission]} knowledge base "${kb ?? ""}"`;
         super("forbidden",
             `The key "${principal.name}" (${principal.role}) may not ${what}: that needs the ${roleNeeded(permission)} role${permission === "manage" ? "" : ` for "${kb ?? ""}"`}.`);
+    }
+}
+
+/** `yizhi serve` cannot listen where it was told to. */
+export class ListenError extends YizhiError {
+    public constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
+        super("address_in_use", cause.code === "EADDRINUSE"
+            ? `Port ${port} on ${host} is in use by another program; choose another with --port (or YIZHI_PORT).`
+            : `Cannot listen on ${host}:${port}: ${cause.message}. Choose another address with --host and --port.`, { cause });
+    }
+}
+
+/** None of the paths given to ingest exists: nothing is created. */
+export class PathsNotFoundError extends YizhiError {
+    public constructor(paths: readonly string[]) {
+        super("path_not_found", `Nothing to ingest: ${paths.map((given) => `"${given}"`).join(", ")} ${paths.length === 1 ? "does" : "do"} not exist. No knowledge base was created or changed.`);
     }
 }

@@ -14,3 +14,6 @@ function findPackageRoot(): string {
 }
 
 export const packageRoot = findPackageRoot();
+
+/** Yizhi's version, from its package.json. */
+export const packageVersion = (JSON.parse(fs.readFileSync(path.join(packageRoot, "package.json"), "utf8")) as { version: string }).version;

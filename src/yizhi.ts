@@ -1,4 +1,6 @@
+import fs from "node:fs/promises";
 import type { Config } from "./config/schema.js";
+import { PathsNotFoundError } from "./errors.js";
 import { answerQuestion, type AnswerRequest, type AnswerResult } from "./answer/answerQuestion.js";
 import { ingestPaths, type IngestOptions, type IngestReport } from "../ingest/ingestFiles.js";
 import { ParserPool } from "../ingest/sandbox/parserPool.js";
@@ -57,6 +59,8 @@ export class Yizhi {
 
     /** Ingests files and folders into a knowledge base, creating it if needed. */
     public async ingest(kbName: string, paths: readonly string[], options: IngestRunOptions = {}): Promise<IngestReport> {
+        const found = await Promise.all(paths.map((given) => fs.stat(given).then(() => true, () => false)));
+        if (!found.includes(true)) throw new PathsNotFoundError(paths);
         const knowledgeBase = await this.openKnowledgeBase(kbName, "write", { create: true });
         try {
             return await ingestPaths(paths, {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
+import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fixture, makeTempDir } from "./helpers.js";
+import { fixture, makeTempDir, repoRoot } from "./helpers.js";
 import { runCli } from "./runCli.js";
 import { testEnv } from "./testConfig.js";
 
@@ -114,7 +115,7 @@ describe("the yizhi command", () => {
             [["ask", "问题", "--kb", "团队文档", "--mode", "sideways"], /retrievalMode/],
             [["ask", "", "--kb", "团队文档"], /The question is empty/],
             [["docs", "delete", "0123456789abcdef", "--kb", "团队文档"], /has no document with id "0123456789abcdef"/],
-            [["ingest", path.join(temp.dir, "nowhere"), "--kb", "团队文档", "--json"], /No such file or folder/],
+            [["ingest", path.join(temp.dir, "nowhere"), "--kb", "团队文档", "--json"], /nowhere" does not exist/],
         ];
         for (const [args, message] of cases) {
             const result = await runCli(args, env);
@@ -171,5 +172,34 @@ describe("the yizhi command", () => {
         const again = await runCli(["kb", "delete", "团队文档"], env);
         assert.equal(again.code, 1);
         assert.match(again.stderr, /does not exist/);
+    });
+
+    it("--version prints the version", async () => {
+        const { version } = JSON.parse(await fs.readFile(path.join(repoRoot, "package.json"), "utf8")) as { version: string };
+        for (const flag of ["--version", "-V"]) {
+            const result = await runCli([flag], env);
+            assert.equal(result.code, 0);
+            assert.equal(result.stdout.trim(), version);
+        }
+    });
+
+    it("ingest of paths that do not exist says so and creates no knowledge base", async () => {
+        const result = await runCli(["ingest", path.join(temp.dir, "no-such-folder"), "--kb", "nothing"], env);
+        assert.equal(result.code, 1);
+        assert.match(result.stderr, /^yizhi: Nothing to ingest: ".*no-such-folder" does not exist\. No knowledge base was created or changed\.\n$/);
+        await assert.rejects(fs.stat(path.join(temp.dir, "storage", "nothing")), { code: "ENOENT" });
+    });
+
+    it("serve on a port in use says so in one line and exits 1", async () => {
+        const blocker = net.createServer();
+        await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+        const { port } = blocker.address() as net.AddressInfo;
+        try {
+            const result = await runCli(["serve", "--port", String(port)], env);
+            assert.equal(result.code, 1);
+            assert.equal(result.stderr, `yizhi: Port ${port} on 127.0.0.1 is in use by another program; choose another with --port (or YIZHI_PORT).\n`);
+        } finally {
+            blocker.close();
+        }
     });
 });

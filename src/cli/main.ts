@@ -10,9 +10,11 @@ import { registerModelsCommand } from "./commands/models.js";
 import { registerServeCommand } from "./commands/serve.js";
 import { addGlobalOptions } from "./globalOptions.js";
 import { reportError } from "./output.js";
+import { packageVersion } from "../packageRoot.js";
 
 const program = addGlobalOptions(new Command("yizhi"))
     .description("Yizhi (已知): answers questions from your own documents with a local LLM, citing its sources.")
+    .version(packageVersion, "-V, --version", "print Yizhi's version")
     .showHelpAfterError()
     .exitOverride();
 

@@ -1,5 +1,6 @@
 import type { AddressInfo } from "node:net";
 import type { Config } from "../config/schema.js";
+import { ListenError } from "../errors.js";
 import { Yizhi } from "../yizhi.js";
 import { createApp, type Readiness } from "./createApp.js";
 import { KnowledgeBaseService } from "./knowledgeBaseService.js";
@@ -47,11 +48,17 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         ...(apiKey != null ? { apiKey } : {}),
     });
 
-    const server = app.listen(options.port ?? config.port, listenHost);
-    await new Promise<void>((resolve, reject) => {
-        server.once("listening", resolve);
-        server.once("error", reject);
-    });
+    const port = options.port ?? config.port;
+    const server = app.listen(port, listenHost);
+    try {
+        await new Promise<void>((resolve, reject) => {
+            server.once("listening", resolve);
+            server.once("error", reject);
+        });
+    } catch (error) {
+        await yizhi.dispose();
+        throw new ListenError(listenHost, port, error as NodeJS.ErrnoException);
+    }
     const address = server.address() as AddressInfo;
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
