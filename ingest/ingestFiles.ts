@@ -9,7 +9,8 @@ import { loaderFor, supportedExtensions } from "./loaders/index.js";
 import type { ParsedFile } from "./parseFile.js";
 import type { DocumentParser } from "./sandbox/parserPool.js";
 
-export type FileStatus = "ingested" | "unchanged" | "failed";
+/** `skipped`: not a supported type (a `.json` beside the documents): nothing wrong with it, nothing to read in it. */
+export type FileStatus = "ingested" | "unchanged" | "skipped" | "failed";
 
 export interface FileOutcome {
     path: string;
@@ -73,7 +74,7 @@ function documentIdOf(source: string): string {
 
 /**
  * Ingests files and folders into a knowledge base. Every file ends up ingested, unchanged (same
- * content hash as stored) or failed with a reason; a failure never stops the batch nor touches
+ * content hash as stored), skipped (a type Yizhi does not read) or failed with a reason; a failure never stops the batch nor touches
  * what is stored for that file.
  */
 export async function ingestPaths(paths: readonly string[], options: IngestOptions): Promise<IngestReport> {
@@ -139,7 +140,7 @@ class Ingester {
 
         if (loaderFor(fileName) == null) {
             const extension = path.extname(fileName) || "(none)";
-            return failed(source, `Unsupported file type ${extension}. Supported: ${supportedExtensions.join(" ")}`);
+            return { path: source, status: "skipped", chunks: 0, reason: `Unsupported file type ${extension}. Supported: ${supportedExtensions.join(" ")}` };
         }
         let parsed: ParsedFile;
         try {

@@ -29,7 +29,6 @@ export const errorStatus = {
     body_too_large: 413,
     file_too_large: 413,
     upload_too_large: 413,
-    unsupported_file_type: 415,
     unreadable_file: 422,
     rate_limited: 429,
     // nginx's "client closed request": nobody reads the answer, it is only logged.

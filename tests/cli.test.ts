@@ -40,7 +40,7 @@ describe("the yizhi command", () => {
         assert.equal(byName["big5.txt"]?.status, "ingested");
         assert.equal(byName["locked.pdf"]?.status, "failed");
         assert.match(byName["locked.pdf"]?.reason ?? "", /password/);
-        assert.equal(byName["image.png"]?.status, "failed");
+        assert.equal(byName["image.png"]?.status, "skipped", "a type Yizhi does not read is skipped, not failed");
         assert.match(byName["image.png"]?.reason ?? "", /Unsupported file type \.png/);
     });
 
@@ -50,7 +50,18 @@ describe("the yizhi command", () => {
         assert.deepEqual((JSON.parse(again.stdout) as IngestJson).files.map((file) => file.status), ["unchanged", "unchanged"]);
         const plain = await runCli(["ingest", path.join(docs, "sub"), "--kb", "团队文档"], env);
         assert.equal(plain.code, 0);
-        assert.match(plain.stdout, /0 ingested \(0 chunks\), 1 unchanged, 0 failed/);
+        assert.match(plain.stdout, /0 ingested \(0 chunks\), 1 unchanged, 0 skipped, 0 failed/);
+    });
+
+    it("ingest of a folder whose only problem is files of other types exits 0, listing them skipped", async () => {
+        const folder = path.join(temp.dir, "mixed");
+        await fs.mkdir(folder);
+        await fs.writeFile(path.join(folder, "notes.txt"), "会议纪要：下周一开会。");
+        await fs.writeFile(path.join(folder, "data.json"), "{}");
+        const result = await runCli(["ingest", folder, "--kb", "混合"], testEnv(path.join(temp.dir, "mixed-storage")));
+        assert.equal(result.code, 0, result.stdout + result.stderr);
+        assert.match(result.stdout, /^skipped +.*data\.json: Unsupported file type \.json/m);
+        assert.match(result.stdout, /1 ingested \(\d+ chunks\), 0 unchanged, 1 skipped, 0 failed/);
     });
 
     it("docs list, show and delete", async () => {

@@ -11,6 +11,8 @@ const expectedFailures: Record<string, RegExp> = {
     "en/pdf/encrypted_user_password_password.pdf": /encrypted with a password/i,
     "en/pdf/encrypted_user_password_test.pdf": /encrypted with a password/i,
     "zh/pdf/scanned_zh_small_ocr.pdf": /no text layer.*OCR/is,
+};
+const expectedSkips: Record<string, RegExp> = {
     "zh/html/zh_gb2312_rss_cnblog.xml": /unsupported file type \.xml/i,
     "en/html/readability_wikipedia/expected-metadata.json": /unsupported file type \.json/i,
     "zh/html/readability_gmw/expected-metadata.json": /unsupported file type \.json/i,
@@ -45,10 +47,12 @@ describe("ingesting every fixture", () => {
         await temp.cleanup();
     });
 
-    it("fails exactly the unreadable files, each with a reason a person understands", () => {
-        const failures = Object.fromEntries(report.files.filter((file) => file.status === "failed").map((file) => [relative(file.path), file.reason]));
-        assert.deepEqual(Object.keys(failures).sort(), Object.keys(expectedFailures).sort());
-        for (const [file, pattern] of Object.entries(expectedFailures)) assert.match(failures[file] ?? "", pattern, file);
+    it("fails exactly the unreadable files and skips exactly the unsupported ones, each with a reason a person understands", () => {
+        for (const [status, expected] of [["failed", expectedFailures], ["skipped", expectedSkips]] as const) {
+            const found = Object.fromEntries(report.files.filter((file) => file.status === status).map((file) => [relative(file.path), file.reason]));
+            assert.deepEqual(Object.keys(found).sort(), Object.keys(expected).sort(), status);
+            for (const [file, pattern] of Object.entries(expected)) assert.match(found[file] ?? "", pattern, file);
+        }
     });
 
     it("ingests every other file with chunks, the owner-password-only PDF included", () => {

@@ -136,11 +136,13 @@ describe("the HTTP API", () => {
         assert.deepEqual([nul.status, nul.code], [400, "invalid_upload"]);
     });
 
-    it("refuses unsupported types (415) and oversize files (413), storing nothing", async () => {
+    it("skips an unsupported file and stores the others of its upload; refuses oversize files (413), storing nothing", async () => {
+        const mixed = await upload(`${kbUrl()}/documents`, [{ name: "ok-among-others.txt", content: "好的，这份可以存入。" }, { name: "tool.exe", content: "MZ" }]);
+        assert.equal(mixed.status, 200);
+        const { files } = await mixed.json() as { files: { name: string; status: string; reason?: string }[] };
+        assert.deepEqual(files.map(({ name, status }) => [name, status]), [["ok-among-others.txt", "ingested"], ["tool.exe", "skipped"]]);
+        assert.match(files[1]!.reason ?? "", /Unsupported file type \.exe/);
         const before = await (await fetch(`${kbUrl()}/documents`)).json();
-        const unsupported = await errorOf(await upload(`${kbUrl()}/documents`, [{ name: "ok.txt", content: "好的。" }, { name: "tool.exe", content: "MZ" }]));
-        assert.equal(unsupported.status, 415);
-        assert.match(unsupported.message, /"tool\.exe" is not a supported type/);
         const oversize = await errorOf(await upload(`${kbUrl()}/documents`, [{ name: "big.txt", content: "大".repeat(40_000) }]));
         assert.equal(oversize.status, 413);
         assert.equal(oversize.code, "file_too_large");

@@ -99,7 +99,7 @@ export function kbPath(kb) {
  * @param {string} kb
  * @param {File} file
  * @param {(fraction: number) => void} onProgress fraction of the bytes sent, 0..1
- * @returns {Promise<{ name: string, status: "ingested" | "unchanged" | "failed", chunks: number, reason?: string }>}
+ * @returns {Promise<{ name: string, status: "ingested" | "unchanged" | "skipped" | "failed", chunks: number, reason?: string }>}
  */
 export async function uploadFile(kb, file, onProgress) {
     for (;;) {

@@ -72,6 +72,7 @@ async function uploadOne(kb, file, row) {
         });
         if (result.status === "ingested") row.finish("ingested", "uploadIngested", { chunks: result.chunks });
         else if (result.status === "unchanged") row.finish("unchanged", "uploadUnchanged");
+        else if (result.status === "skipped") row.finish("skipped", "uploadSkipped", { reason: result.reason ?? "" });
         else row.finish("failed", "uploadFailed", { reason: result.reason ?? "" });
     } catch (error) {
         row.finish("failed", "uploadFailed", { reason: messageOf(error) });

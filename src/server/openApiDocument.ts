@@ -47,7 +47,7 @@ export const openApiDocument = {
         securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "needed when the server has an API key (YIZHI_API_KEY)" } },
         responses: {
             Error: {
-                description: "An error: 400 invalid input (the message names the field), 401 missing or wrong API key, 404, 409, 413 too large, 415 unsupported type, 503 busy or models not loaded",
+                description: "An error: 400 invalid input (the message names the field), 401 missing or wrong API key, 403 the key lacks the role, 404, 409, 413 too large, 429 rate limited, 503 busy or models not loaded, 507 disk full",
                 ...json({ type: "object", properties: { error: { type: "object", required: ["code", "message"], properties: { code: { type: "string" }, message: { type: "string" } } } } }),
             },
         },
@@ -87,7 +87,7 @@ export const openApiDocument = {
                 summary: "upload documents (multipart field `files`, several files)",
                 parameters: [kbParam],
                 requestBody: { content: { "multipart/form-data": { schema: { type: "object", properties: { files: { type: "array", items: { type: "string", format: "binary" } } } } } } },
-                responses: { 200: { description: "{ files: [{ name, status: ingested|unchanged|failed, chunks, documentId?, duplicateOf?, reason? }] }" }, 400: error, 404: error, 413: error, 415: error },
+                responses: { 200: { description: "{ files: [{ name, status: ingested|unchanged|skipped|failed, chunks, documentId?, duplicateOf?, reason? }] }" }, 400: error, 403: error, 404: error, 413: error, 429: error },
             },
         },
         "/kbs/{kb}/documents/{id}": {

@@ -46,12 +46,12 @@ export function registerIngestCommand(program: Command): void {
 function printSummary(files: { path: string; status: string; chunks: number; reason?: string }[], pruned: number, totalMs: number): void {
     const cwd = process.cwd();
     const shown = (file: string) => (file.startsWith(cwd + path.sep) ? path.relative(cwd, file) : file);
-    for (const file of files.filter((item) => item.status === "failed"))
-        process.stdout.write(`failed     ${shown(file.path)}: ${file.reason}\n`);
+    for (const file of files.filter((item) => item.status === "failed" || item.status === "skipped"))
+        process.stdout.write(`${file.status.padEnd(10)} ${shown(file.path)}: ${file.reason}\n`);
     const count = (status: string) => files.filter((file) => file.status === status).length;
     const chunks = files.filter((file) => file.status === "ingested").reduce((sum, file) => sum + file.chunks, 0);
     process.stdout.write(
-        `${count("ingested")} ingested (${chunks} chunks), ${count("unchanged")} unchanged, ${count("failed")} failed` +
+        `${count("ingested")} ingested (${chunks} chunks), ${count("unchanged")} unchanged, ${count("skipped")} skipped, ${count("failed")} failed` +
         `${pruned > 0 ? `, ${pruned} removed` : ""} in ${(totalMs / 1000).toFixed(1)} s\n`,
     );
 }

@@ -1,8 +1,6 @@
-import path from "node:path";
 import { Router, type RequestHandler } from "express";
 import multer from "multer";
 import { z } from "zod";
-import { loaderFor, supportedExtensions } from "../../../ingest/loaders/index.js";
 import { can } from "../../keys/principal.js";
 import { authorize, principalOf } from "../authenticate.js";
 import { HttpError } from "../httpErrors.js";
@@ -62,12 +60,8 @@ export function knowledgeBaseRoutes(service: KnowledgeBaseService, options: Know
     router.post("/kbs/:kb/documents", mayWrite, upload.array("files", MAX_FILES_PER_UPLOAD), async (req, res) => {
         const received = (req.files ?? []) as Express.Multer.File[];
         if (received.length === 0) throw new HttpError("no_files", "Send the documents as multipart/form-data in the field \"files\".");
+        // A file of a type Yizhi does not read comes back `skipped`, the others are stored all the same.
         const files: UploadedFile[] = received.map((file) => ({ name: safeFileName(file.originalname), bytes: file.buffer }));
-        const unsupported = files.find((file) => loaderFor(file.name) == null);
-        if (unsupported != null) {
-            throw new HttpError("unsupported_file_type",
-                `"${unsupported.name}" is not a supported type (${path.extname(unsupported.name) || "no extension"}). Supported: ${supportedExtensions.join(" ")}`);
-        }
         res.json({ files: await service.upload(String(req.params.kb), files) });
     });
 
