@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
@@ -177,10 +178,14 @@ describe("the yizhi command", () => {
     it("kb list and kb delete", async () => {
         const list = JSON.parse((await runCli(["kb", "list", "--json"], env)).stdout) as { name: string; documents: number }[];
         assert.deepEqual(list.map((kb) => [kb.name, kb.documents]), [["团队文档", 1]]);
-        const deleted = await runCli(["kb", "delete", "团队文档"], env);
+        const unconfirmed = await runCli(["kb", "delete", "团队文档"], env);
+        assert.equal(unconfirmed.code, 1, "not a terminal, no --yes: nothing is deleted");
+        assert.match(unconfirmed.stderr, /Not deleting knowledge base "团队文档" and its 1 documents without confirmation: add --yes\./);
+        assert.equal((JSON.parse((await runCli(["kb", "list", "--json"], env)).stdout) as unknown[]).length, 1);
+        const deleted = await runCli(["kb", "delete", "团队文档", "--yes"], env);
         assert.equal(deleted.code, 0, deleted.stderr);
         assert.deepEqual(JSON.parse((await runCli(["kb", "list", "--json"], env)).stdout), []);
-        const again = await runCli(["kb", "delete", "团队文档"], env);
+        const again = await runCli(["kb", "delete", "团队文档", "--yes"], env);
         assert.equal(again.code, 1);
         assert.match(again.stderr, /does not exist/);
     });
@@ -212,5 +217,32 @@ describe("the yizhi command", () => {
         } finally {
             blocker.close();
         }
+    });
+
+    it("kb delete on a terminal asks first, and deletes only on yes", async () => {
+        const storage = path.join(temp.dir, "terminal-storage");
+        const terminalEnv = testEnv(storage);
+        const folder = path.join(temp.dir, "terminal-docs");
+        await fs.mkdir(folder);
+        await fs.writeFile(path.join(folder, "a.txt"), "一份要被删除的文件。");
+        assert.equal((await runCli(["ingest", folder, "--kb", "待删"], terminalEnv)).code, 0);
+        // util-linux's script(1) runs the command on a pseudo-terminal, as a person's shell would.
+        const onTerminal = (answer: string) => new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+            const command = [process.execPath, path.join(repoRoot, "dist", "src", "cli", "main.js"), "kb", "delete", "待删"].map((part) => `'${part}'`).join(" ");
+            const child = spawn("script", ["-qec", command, "/dev/null"], { env: terminalEnv, stdio: ["pipe", "pipe", "pipe"] });
+            let output = "";
+            child.stdout.setEncoding("utf8").on("data", (text: string) => (output += text));
+            child.on("error", reject);
+            child.on("close", (code) => resolve({ code, output }));
+            child.stdin.end(`${answer}\n`);
+        });
+        const declined = await onTerminal("n");
+        assert.equal(declined.code, 1);
+        assert.match(declined.output, /Delete knowledge base "待删" and its 1 documents\? This cannot be undone\. \[y\/N\]/);
+        assert.match(declined.output, /Nothing was deleted/);
+        await fs.access(path.join(storage, "待删", "kb.json"));
+        const accepted = await onTerminal("y");
+        assert.equal(accepted.code, 0, accepted.output);
+        await assert.rejects(fs.access(path.join(storage, "待删")), { code: "ENOENT" });
     });
 });

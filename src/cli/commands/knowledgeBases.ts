@@ -1,9 +1,10 @@
+import readline from "node:readline/promises";
 import type { Command } from "commander";
 import { DocumentNotFoundError, KnowledgeBaseNotFoundError } from "../../errors.js";
 import { KnowledgeBase, summarizeDocument } from "../../store/knowledgeBase.js";
 import { Yizhi } from "../../yizhi.js";
 import { configFromCommand } from "../globalOptions.js";
-import { printJson } from "../output.js";
+import { CliExit, printJson } from "../output.js";
 
 export function registerKnowledgeBaseCommands(program: Command): void {
     const kb = program.command("kb").description("list, repair and delete knowledge bases");
@@ -35,10 +36,18 @@ export function registerKnowledgeBaseCommands(program: Command): void {
         });
 
     kb.command("delete")
-        .description("delete a knowledge base and all its documents")
+        .description("delete a knowledge base and all its documents (asks first on a terminal)")
         .argument("<name>", "knowledge base")
-        .action(async (name: string, _flags: object, command: Command) => {
+        .option("-y, --yes", "delete without asking (needed when not run from a terminal)")
+        .action(async (name: string, flags: { yes?: boolean }, command: Command) => {
             const yizhi = new Yizhi(configFromCommand(command).config);
+            if (!await yizhi.knowledgeBases.exists(name)) throw new KnowledgeBaseNotFoundError(name);
+            if (flags.yes !== true) {
+                const { documents } = await KnowledgeBase.readCommitted(name, yizhi.knowledgeBases.dirOf(name));
+                const what = `knowledge base "${name}" and its ${documents.length} documents`;
+                if (!process.stdin.isTTY) throw new CliExit(1, `Not deleting ${what} without confirmation: add --yes.`);
+                if (!await confirm(`Delete ${what}? This cannot be undone. [y/N] `)) throw new CliExit(1, "Nothing was deleted.");
+            }
             await yizhi.knowledgeBases.delete(name);
             process.stdout.write(`Deleted knowledge base "${name}".\n`);
         });
@@ -96,4 +105,14 @@ async function readCommitted(command: Command, kbName: string): ReturnType<typeo
     const { knowledgeBases } = yizhi;
     if (!await knowledgeBases.exists(kbName)) throw new KnowledgeBaseNotFoundError(kbName);
     return KnowledgeBase.readCommitted(kbName, knowledgeBases.dirOf(kbName));
+}
+
+/** Asks a yes/no question on the terminal; only "y" or "yes" is a yes. */
+async function confirm(question: string): Promise<boolean> {
+    const prompt = readline.createInterface({ input: process.stdin, output: process.stderr });
+    try {
+        return /^y(es)?$/i.test((await prompt.question(question)).trim());
+    } finally {
+        prompt.close();
+    }
 }
