@@ -86,10 +86,45 @@ export class KnowledgeBaseExistsError extends YizhiError {
     }
 }
 
+/**
+ * `message` is for the person at the command line: where it looked, what exists, how to create it.
+ * Over HTTP `httpMessage` is sent instead, which names no server folder and no other knowledge base.
+ */
 export class KnowledgeBaseNotFoundError extends YizhiError {
-    public constructor(public readonly kb: string) {
-        super("kb_not_found", `Knowledge base "${kb}" does not exist. Create it by ingesting into it: yizhi ingest <paths...> --kb ${kb}`);
+    public readonly httpMessage: string;
+
+    public constructor(public readonly kb: string, where?: { dataDir: string; existing: readonly string[] }) {
+        const suggestion = where != null ? closestName(kb, where.existing) : undefined;
+        super("kb_not_found", [
+            `Knowledge base "${kb}" does not exist${where != null ? ` in ${where.dataDir}` : ""}.`,
+            ...(suggestion != null ? [`Did you mean "${suggestion}"?`] : []),
+            ...(where != null ? [where.existing.length > 0 ? `Knowledge bases there: ${where.existing.join(", ")}.` : "There are no knowledge bases there yet."] : []),
+            `Create it by ingesting into it: yizhi ingest <paths...> --kb ${kb}`,
+        ].join(" "));
+        this.httpMessage = `Knowledge base "${kb}" does not exist.`;
     }
+}
+
+/** The name in `names` closest to `name` (ignoring case, within an edit distance of 2), if any. */
+function closestName(name: string, names: readonly string[]): string | undefined {
+    let best: { name: string; distance: number } | undefined;
+    for (const candidate of names) {
+        const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+        if (distance <= 2 && (best == null || distance < best.distance)) best = { name: candidate, distance };
+    }
+    return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+    const left = [...a];
+    const right = [...b];
+    let previous = Array.from({ length: right.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= left.length; i++) {
+        const current = [i];
+        for (let j = 1; j <= right.length; j++) current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (left[i - 1] === right[j - 1] ? 0 : 1)));
+        previous = current;
+    }
+    return previous[right.length]!;
 }
 
 export class DocumentNotFoundError extends YizhiError {

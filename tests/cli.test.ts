@@ -121,7 +121,8 @@ describe("the yizhi command", () => {
         const before = await fs.readdir(storage);
         const cases: [string[], RegExp][] = [
             [["ingest", docs, "--kb", "../escape"], /"\.\.\/escape" is not a valid knowledge-base name/],
-            [["ask", "问题", "--kb", "no-such-kb"], /Knowledge base "no-such-kb" does not exist/],
+            [["ask", "问题", "--kb", "no-such-kb"], /Knowledge base "no-such-kb" does not exist in .*storage\. Knowledge bases there: 团队文档\. Create it by ingesting into it/],
+            [["ask", "问题", "--kb", "团队文挡"], /does not exist in .*storage\. Did you mean "团队文档"\?/],
             [["ask", "问题", "--kb", "团队文档", "--threshold", "high"], /option '--threshold <score>' argument 'high' is invalid\. Not a number\./],
             [["ask", "问题", "--kb", "团队文档", "--top-k", "2.5"], /option '--top-k <n>' argument '2\.5' is invalid\. Not a whole number\./],
             [["ask", "问题", "--kb", "团队文档", "--mode", "sideways"], /retrievalMode/],

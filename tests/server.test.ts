@@ -159,8 +159,8 @@ describe("the HTTP API", () => {
         assert.match(missing.message, /^question: /);
         const invalid = await errorOf(await postJson(`${url}/ask`, { question: "问题", kb: "团队文档", topK: 0, scoreThreshold: 5, mode: "sideways" }));
         assert.match(invalid.message, /topK: .*; mode: .*; scoreThreshold: /);
-        const unknown = await errorOf(await postJson(`${url}/ask`, { question: "问题", kb: "不存在" }));
-        assert.deepEqual([unknown.status, unknown.code], [404, "kb_not_found"]);
+        const unknown = await errorOf(await postJson(`${url}/ask`, { question: "问题", kb: "团队文挡" }));
+        assert.deepEqual(unknown, { status: 404, code: "kb_not_found", message: "Knowledge base \"团队文挡\" does not exist." }, "no server folder, no CLI advice, no other names");
         const route = await errorOf(await fetch(`${url}/no/such/route`));
         assert.deepEqual([route.status, route.code], [404, "not_found"]);
         const tooLarge = await errorOf(await postJson(`${url}/ask`, { question: "问".repeat(600_000), kb: "团队文档" }));

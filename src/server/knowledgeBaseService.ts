@@ -1,7 +1,7 @@
 import path from "node:path";
 import { ingestSources, type FileOutcome } from "../../ingest/ingestFiles.js";
 import type { AnswerRequest, AnswerResult, AnswerSource } from "../answer/answerQuestion.js";
-import { DocumentNotFoundError, KnowledgeBaseExistsError, KnowledgeBaseNotFoundError } from "../errors.js";
+import { DocumentNotFoundError, KnowledgeBaseExistsError } from "../errors.js";
 import { displayNameOf, KnowledgeBase, summarizeDocument, type DocumentSummary } from "../store/knowledgeBase.js";
 import { validateKbName, type KnowledgeBaseSummary } from "../store/knowledgeBases.js";
 import type { Yizhi } from "../yizhi.js";
@@ -115,7 +115,7 @@ export class KnowledgeBaseService {
 
     /** Throws `KnowledgeBaseNotFoundError` unless the knowledge base exists. */
     public async assertExists(name: string): Promise<void> {
-        if (!await this.yizhi.knowledgeBases.exists(name)) throw new KnowledgeBaseNotFoundError(name);
+        await this.yizhi.knowledgeBases.assertExists(name);
     }
 
     /** Runs `job` after every earlier write to the same knowledge base has finished. */

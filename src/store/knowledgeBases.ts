@@ -54,6 +54,13 @@ export class KnowledgeBases {
         return fileExists(path.join(this.dirOf(name), "kb.json"));
     }
 
+    /** Throws `KnowledgeBaseNotFoundError`, naming the data directory and the knowledge bases in it, unless `name` exists. */
+    public async assertExists(name: string): Promise<void> {
+        if (await this.exists(name)) return;
+        const existing = (await this.list()).map((summary) => summary.name);
+        throw new KnowledgeBaseNotFoundError(name, { dataDir: this.dataDir, existing });
+    }
+
     public async list(): Promise<KnowledgeBaseSummary[]> {
         let entries: string[];
         try {
@@ -98,25 +105,25 @@ export class KnowledgeBases {
 
     /** Opens an existing knowledge base for reading. */
     public async openForRead(name: string, options: Omit<OpenKnowledgeBaseOptions, "mode" | "hnsw">): Promise<KnowledgeBase> {
-        if (!await this.exists(name)) throw new KnowledgeBaseNotFoundError(name);
+        await this.assertExists(name);
         return KnowledgeBase.open(name, this.dirOf(name), { ...options, hnsw: this.hnsw, mode: "read" });
     }
 
     /** Opens a knowledge base for writing, creating it if `create` is set and it does not exist. */
     public async openForWrite(name: string, options: Omit<OpenKnowledgeBaseOptions, "mode" | "hnsw"> & { create: boolean }): Promise<KnowledgeBase> {
-        if (!options.create && !await this.exists(name)) throw new KnowledgeBaseNotFoundError(name);
+        if (!options.create) await this.assertExists(name);
         return KnowledgeBase.open(name, this.dirOf(name), { ...options, hnsw: this.hnsw, mode: "write" });
     }
 
     /** Rolls a damaged knowledge base back to its last whole commit (see `KnowledgeBase.repair`). */
     public async repair(name: string, lockWaitMs = 10_000): Promise<{ from: number | undefined; to: number }> {
-        if (!await this.exists(name)) throw new KnowledgeBaseNotFoundError(name);
+        await this.assertExists(name);
         return KnowledgeBase.repair(name, this.dirOf(name), lockWaitMs);
     }
 
     /** Deletes a knowledge base and everything in it, once no other process is writing to it. */
     public async delete(name: string, lockWaitMs = 10_000): Promise<void> {
-        if (!await this.exists(name)) throw new KnowledgeBaseNotFoundError(name);
+        await this.assertExists(name);
         const dir = this.dirOf(name);
         const lock = await acquireWriteLock(dir, name, lockWaitMs);
         // Renaming first makes the deletion atomic for readers: the name is gone at once.

@@ -1,6 +1,6 @@
 import readline from "node:readline/promises";
 import type { Command } from "commander";
-import { DocumentNotFoundError, KnowledgeBaseNotFoundError } from "../../errors.js";
+import { DocumentNotFoundError } from "../../errors.js";
 import { KnowledgeBase, summarizeDocument } from "../../store/knowledgeBase.js";
 import { Yizhi } from "../../yizhi.js";
 import { configFromCommand } from "../globalOptions.js";
@@ -41,7 +41,7 @@ export function registerKnowledgeBaseCommands(program: Command): void {
         .option("-y, --yes", "delete without asking (needed when not run from a terminal)")
         .action(async (name: string, flags: { yes?: boolean }, command: Command) => {
             const yizhi = new Yizhi(configFromCommand(command).config);
-            if (!await yizhi.knowledgeBases.exists(name)) throw new KnowledgeBaseNotFoundError(name);
+            await yizhi.knowledgeBases.assertExists(name);
             if (flags.yes !== true) {
                 const { documents } = await KnowledgeBase.readCommitted(name, yizhi.knowledgeBases.dirOf(name));
                 const what = `knowledge base "${name}" and its ${documents.length} documents`;
@@ -103,7 +103,7 @@ export function registerKnowledgeBaseCommands(program: Command): void {
 async function readCommitted(command: Command, kbName: string): ReturnType<typeof KnowledgeBase.readCommitted> {
     const yizhi = new Yizhi(configFromCommand(command).config);
     const { knowledgeBases } = yizhi;
-    if (!await knowledgeBases.exists(kbName)) throw new KnowledgeBaseNotFoundError(kbName);
+    await knowledgeBases.assertExists(kbName);
     return KnowledgeBase.readCommitted(kbName, knowledgeBases.dirOf(kbName));
 }
 
