@@ -129,7 +129,7 @@ function editDistance(a: string, b: string): number {
 
 export class DocumentNotFoundError extends YizhiError {
     public constructor(public readonly kb: string, public readonly documentId: string) {
-        super("document_not_found", `Knowledge base "${kb}" has no document with id "${documentId}". List them with: yizhi docs list --kb ${kb}`);
+        super("document_not_found", `Knowledge base "${kb}" has no document "${documentId}". List them with: yizhi docs list --kb ${kb}`);
     }
 }
 

@@ -83,15 +83,20 @@ describe("the yizhi command", () => {
         assert.equal(shown.chunks.length, big5.chunks);
         assert.deepEqual(shown.chunks.map((chunk) => chunk.index), shown.chunks.map((_, i) => i));
         assert.match(shown.chunks.map((chunk) => chunk.text).join(""), /維基大典/);
+        for (const given of [big5.id.slice(0, 6), "big5.txt"]) {
+            const byShortName = await runCli(["docs", "show", given, "--kb", "团队文档", "--json"], env);
+            assert.equal(byShortName.code, 0, `${given}: ${byShortName.stderr}`);
+            assert.equal((JSON.parse(byShortName.stdout) as { id: string }).id, big5.id, `a unique start of the id or the file name finds it: ${given}`);
+        }
 
-        const deleted = await runCli(["docs", "delete", big5.id, "--kb", "团队文档"], env);
+        const deleted = await runCli(["docs", "delete", "big5.txt", "--kb", "团队文档"], env);
         assert.equal(deleted.code, 0, deleted.stderr);
         const after = JSON.parse((await runCli(["docs", "list", "--kb", "团队文档", "--json"], env)).stdout) as { id: string }[];
         assert.deepEqual(after.map((document) => document.id), documents.filter((document) => document !== big5).map((document) => document.id));
 
         const missing = await runCli(["docs", "show", big5.id, "--kb", "团队文档"], env);
         assert.equal(missing.code, 1);
-        assert.match(missing.stderr, /has no document with id/);
+        assert.match(missing.stderr, /has no document "/);
     });
 
     it("ask --json answers with sources, or refuses when nothing passes the threshold", async () => {
@@ -127,7 +132,7 @@ describe("the yizhi command", () => {
             [["ask", "问题", "--kb", "团队文档", "--top-k", "2.5"], /option '--top-k <n>' argument '2\.5' is invalid\. Not a whole number\./],
             [["ask", "问题", "--kb", "团队文档", "--mode", "sideways"], /retrievalMode/],
             [["ask", "", "--kb", "团队文档"], /The question is empty/],
-            [["docs", "delete", "0123456789abcdef", "--kb", "团队文档"], /has no document with id "0123456789abcdef"/],
+            [["docs", "delete", "0123456789abcdef", "--kb", "团队文档"], /has no document "0123456789abcdef"/],
             [["ingest", path.join(temp.dir, "nowhere"), "--kb", "团队文档", "--json"], /nowhere" does not exist/],
         ];
         for (const [args, message] of cases) {

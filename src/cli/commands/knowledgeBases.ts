@@ -1,7 +1,8 @@
+import path from "node:path";
 import readline from "node:readline/promises";
 import type { Command } from "commander";
 import { DocumentNotFoundError } from "../../errors.js";
-import { KnowledgeBase, summarizeDocument } from "../../store/knowledgeBase.js";
+import { displayNameOf, KnowledgeBase, summarizeDocument, type DocumentRecord } from "../../store/knowledgeBase.js";
 import { Yizhi } from "../../yizhi.js";
 import { configFromCommand } from "../globalOptions.js";
 import { CliExit, printJson } from "../output.js";
@@ -67,13 +68,12 @@ export function registerKnowledgeBaseCommands(program: Command): void {
 
     docs.command("show")
         .description("show a document's chunks")
-        .argument("<id>", "document id (from docs list)")
+        .argument("<document>", "its id (from docs list), a unique start of it, or its file name")
         .requiredOption("--kb <name>", "knowledge base")
         .option("--json", "print as JSON")
-        .action(async (id: string, flags: { kb: string; json?: boolean }, command: Command) => {
+        .action(async (given: string, flags: { kb: string; json?: boolean }, command: Command) => {
             const { documents, chunks } = await readCommitted(command, flags.kb);
-            const document = documents.find((item) => item.id === id);
-            if (document == null) throw new DocumentNotFoundError(flags.kb, id);
+            const document = findDocument(flags.kb, documents, given);
             const byLabel = new Map(chunks.map((chunk) => [chunk.label, chunk]));
             const ordered = document.labels.map((label) => byLabel.get(label)).filter((chunk) => chunk != null)
                 .map(({ index, text, page, headingPath }) => ({ index, text, ...(page != null ? { page } : {}), ...(headingPath != null ? { headingPath } : {}) }));
@@ -84,20 +84,35 @@ export function registerKnowledgeBaseCommands(program: Command): void {
 
     docs.command("delete")
         .description("delete a document and its chunks")
-        .argument("<id>", "document id (from docs list)")
+        .argument("<document>", "its id (from docs list), a unique start of it, or its file name")
         .requiredOption("--kb <name>", "knowledge base")
-        .action(async (id: string, flags: { kb: string }, command: Command) => {
+        .action(async (given: string, flags: { kb: string }, command: Command) => {
             const yizhi = new Yizhi(configFromCommand(command).config);
             const knowledgeBase = await yizhi.openKnowledgeBase(flags.kb, "write");
             try {
-                const document = knowledgeBase.getDocument(id);
-                if (!knowledgeBase.removeDocument(id)) throw new DocumentNotFoundError(flags.kb, id);
+                const document = findDocument(flags.kb, knowledgeBase.documents(), given);
+                knowledgeBase.removeDocument(document.id);
                 await knowledgeBase.commit();
-                process.stdout.write(`Deleted ${document?.source} (${document?.labels.length} chunks).\n`);
+                process.stdout.write(`Deleted ${document.source} (${document.labels.length} chunks).\n`);
             } finally {
                 await knowledgeBase.close();
             }
         });
+}
+
+/**
+ * The one document `given` names: its id, a unique start of its id, or its file name (the name it
+ * is shown by, or the last part of its source). Throws when none does, or when several do.
+ */
+function findDocument(kb: string, documents: readonly DocumentRecord[], given: string): DocumentRecord {
+    const exact = documents.find((document) => document.id === given);
+    if (exact != null) return exact;
+    const byPrefix = /^[0-9a-f]+$/.test(given) ? documents.filter((document) => document.id.startsWith(given)) : [];
+    const byName = documents.filter((document) => displayNameOf(document) === given || path.basename(document.source) === given);
+    const matches = byPrefix.length > 0 ? byPrefix : byName;
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length === 0) throw new DocumentNotFoundError(kb, given);
+    throw new CliExit(1, `"${given}" names ${matches.length} documents of "${kb}": ${matches.map((document) => `${document.id} (${document.source})`).join(", ")}. Give more of the id.`);
 }
 
 async function readCommitted(command: Command, kbName: string): ReturnType<typeof KnowledgeBase.readCommitted> {
