@@ -161,6 +161,17 @@ describe("what the API shows of the server", () => {
         assert.equal(sources[0]!.name, "租赁合同.txt");
     });
 
+    it("/ask takes lexicalThreshold, so an API client can have a question refused in bm25 and hybrid modes", async () => {
+        for (const mode of ["bm25", "hybrid"]) {
+            const ask = async (lexicalThreshold: number) => (await (await postJson("/ask", { kb: "contracts", question: "租赁合同的租金和会议记录", mode, lexicalThreshold, scoreThreshold: 1 })).json()) as { refused: boolean };
+            assert.equal((await ask(1)).refused, true, `${mode}: no chunk has every word`);
+            assert.equal((await ask(0.05)).refused, false, mode);
+        }
+        const invalid = await postJson("/ask", { kb: "contracts", question: "租金", lexicalThreshold: 2 });
+        assert.equal(invalid.status, 400);
+        assert.match(((await invalid.json()) as { error: { message: string } }).error.message, /lexicalThreshold/);
+    });
+
     it("bounds /v1/chat/completions as /ask is bounded: message size, question size, message count", async () => {
         const ask = (messages: unknown[]) => postJson("/v1/chat/completions", { model: "contracts", messages });
         for (const [messages, problem] of [

@@ -39,6 +39,8 @@ export interface AnswerRequest {
     mode?: RetrievalMode;
     /** Defaults to the configured `scoreThreshold` (cosine, for `dense` and `hybrid`). */
     scoreThreshold?: number;
+    /** Defaults to the configured `lexicalThreshold` (BM25 relevance, for `bm25` and `hybrid`). */
+    lexicalThreshold?: number;
     signal?: AbortSignal;
     /** Called once with the sources, before any answer text. */
     onSources?: (sources: AnswerSource[]) => void;
@@ -77,7 +79,7 @@ export async function answerQuestion(request: AnswerRequest, dependencies: Answe
         mode,
         topK: request.topK ?? settings.topK,
         scoreThreshold: request.scoreThreshold ?? settings.scoreThreshold,
-        lexicalThreshold: settings.lexicalThreshold,
+        lexicalThreshold: request.lexicalThreshold ?? settings.lexicalThreshold,
         rerankThreshold: settings.rerankThreshold,
         rrfK: settings.rrfK,
         candidates: settings.retrievalCandidates,

@@ -69,6 +69,7 @@ export const openApiDocument = {
                         topK: { type: "integer", minimum: 1, maximum: 100 },
                         mode: { type: "string", enum: ["dense", "bm25", "hybrid"], description: "retrieval mode; default the configured one" },
                         scoreThreshold: { type: "number", minimum: -1, maximum: 1, description: "lowest cosine similarity, for dense and hybrid modes" },
+                        lexicalThreshold: { type: "number", minimum: 0, maximum: 1, description: "lowest BM25 relevance, for bm25 and hybrid modes" },
                         history: { type: "array", items: { type: "object", properties: { role: { enum: ["user", "assistant"] }, content: { type: "string" } } } },
                         stream: { type: "boolean" },
                     },

@@ -16,6 +16,7 @@ const askSchema = z.object({
     topK: z.number().int().min(1).max(100).optional(),
     mode: z.enum(["dense", "bm25", "hybrid"]).optional(),
     scoreThreshold: z.number().min(-1).max(1).optional(),
+    lexicalThreshold: z.number().min(0).max(1).optional(),
     history: z.array(chatTurnSchema).max(50).optional(),
     stream: z.boolean().optional(),
 });
