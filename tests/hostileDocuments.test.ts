@@ -149,4 +149,33 @@ describe("hostile documents in a CLI ingest", () => {
         const reopened = await runCli(["docs", "list", "--kb", "stuck", "--json"], testEnv(dataDir));
         assert.equal(reopened.code, 0, reopened.stderr);
     });
+
+    it("SIGTERM stops yizhi serve promptly while it reads a file, releasing the lock and leaving no parser behind", async () => {
+        const dataDir = path.join(temp.dir, "serve-data");
+        const port = 20_000 + Math.floor(Math.random() * 10_000);
+        const server = startCli(["serve", "--port", String(port)], testEnv(dataDir, { YIZHI_PARSE_TIMEOUT_SECONDS: "600" }));
+        const exited = new Promise<void>((resolve) => server.on("exit", () => resolve()));
+        const url = `http://127.0.0.1:${port}`;
+        for (let waited = 0; waited < 60_000; waited += 200) {
+            if ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200) break;
+            await sleep(200);
+        }
+        assert.equal((await fetch(`${url}/kbs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "served" }) })).status, 201);
+        const form = new FormData();
+        form.append("files", new Blob([pdfNestedSaves(1_000_000)]), "stuck.pdf");
+        const uploading = fetch(`${url}/kbs/served/documents`, { method: "POST", body: form }).catch(() => undefined);
+        const kbDir = path.join(dataDir, "served");
+        for (let waited = 0; waited < 30_000 && !await fs.access(path.join(kbDir, "write.lock")).then(() => true, () => false); waited += 100) await sleep(100);
+        await sleep(2_000);
+        const parsers = (await fs.readFile(`/proc/${server.pid}/task/${server.pid}/children`, "utf8").catch(() => "")).split(/\s+/).filter((pid) => pid !== "");
+        assert.ok(parsers.length > 0, "a parser process is reading the file");
+        server.kill("SIGTERM");
+        const stopped = await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]);
+        if (!stopped) server.kill("SIGKILL");
+        assert.ok(stopped, "the server stopped on SIGTERM while a file was being read");
+        await uploading;
+        await assert.rejects(fs.access(path.join(kbDir, "write.lock")), "the write lock was released");
+        await sleep(1_000);
+        for (const pid of parsers) assert.throws(() => process.kill(Number(pid), 0), `parser ${pid} is gone`);
+    });
 });
