@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { ConfigInput } from "../src/config/schema.js";
 import { startServer, type RunningServer } from "../src/server/startServer.js";
 import { makeTempDir, testModelPath } from "./helpers.js";
 import { runCli } from "./runCli.js";
@@ -25,6 +26,18 @@ function upload(url: string, name: string, headers: Record<string, string> = {})
     const form = new FormData();
     form.append("files", new Blob([`${name}：第一条，文件应当妥善保管。`]), name);
     return fetch(url, { method: "POST", body: form, headers });
+}
+
+/** Runs `use` on a server of its own (on 127.0.0.1) over a fresh data directory, then closes it and removes the directory. */
+async function withServer(settings: ConfigInput, use: (server: RunningServer) => Promise<void>): Promise<void> {
+    const temp = await makeTempDir();
+    const server = await startServer({ config: testConfig(path.join(temp.dir, "storage"), settings), port: 0, log: () => undefined });
+    try {
+        await use(server);
+    } finally {
+        await server.close();
+        await temp.cleanup();
+    }
 }
 
 describe("a server reachable by every page a team member opens", () => {
@@ -211,12 +224,7 @@ describe("what the API shows of the server", () => {
 
 describe("rate limits per client", () => {
     it("answers 429 with Retry-After past questionsPerMinute and uploadsPerMinute, per API key when there is one", async () => {
-        const temp = await makeTempDir();
-        const server = await startServer({
-            config: testConfig(path.join(temp.dir, "storage"), { questionsPerMinute: 3, uploadsPerMinute: 2, lexicalThreshold: 1 }),
-            port: 0, log: () => undefined,
-        });
-        try {
+        await withServer({ questionsPerMinute: 3, uploadsPerMinute: 2, lexicalThreshold: 1 }, async (server) => {
             await server.ready;
             assert.equal((await fetch(`${server.url}/kbs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "team" }) })).status, 201);
             const ask = () => fetch(`${server.url}/ask`, {
@@ -236,41 +244,24 @@ describe("rate limits per client", () => {
             assert.equal(tooMany.status, 429);
             assert.ok(Number(tooMany.headers.get("retry-after")) > 0);
             assert.equal((await fetch(`${server.url}/healthz`)).status, 200, "probes are never limited");
-        } finally {
-            await server.close();
-            await temp.cleanup();
-        }
-
-        const keyed = await startServer({
-            config: testConfig(path.join(temp.dir, "keyed"), { questionsPerMinute: 1, apiKey: "team-key" }),
-            port: 0, log: () => undefined,
         });
-        try {
+
+        await withServer({ questionsPerMinute: 1, apiKey: "team-key" }, async (keyed) => {
             await keyed.ready;
             const headers = { "content-type": "application/json", authorization: "Bearer team-key" };
             await fetch(`${keyed.url}/kbs`, { method: "POST", headers, body: JSON.stringify({ name: "team" }) });
             const ask = () => fetch(`${keyed.url}/ask`, { method: "POST", headers, body: JSON.stringify({ kb: "team", question: "天气？", mode: "bm25" }) });
             assert.equal((await ask()).status, 200);
             assert.equal((await ask()).status, 429, "the key is the client");
-        } finally {
-            await keyed.close();
-        }
+        });
     });
 });
 
 describe("a server listening on every address", () => {
     it("answers to the names given in allowedHosts, and to no other", async () => {
-        const temp = await makeTempDir();
-        const server = await startServer({
-            config: testConfig(path.join(temp.dir, "storage"), { allowedHosts: "yizhi.team.example, 127.0.0.1" }),
-            host: "127.0.0.1", port: 0, log: () => undefined,
-        });
-        try {
+        await withServer({ allowedHosts: "yizhi.team.example, 127.0.0.1" }, async (server) => {
             assert.equal((await request(`${server.url}/healthz`, { headers: { host: "yizhi.team.example:8080" } })).status, 200);
             assert.equal((await request(`${server.url}/healthz`, { headers: { host: "localhost" } })).status, 403, "loopback names are not added to a list");
-        } finally {
-            await server.close();
-            await temp.cleanup();
-        }
+        });
     });
 });

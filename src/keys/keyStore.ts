@@ -28,7 +28,8 @@ export type KeySummary = Omit<StoredKey, "sha256">;
 const keyPattern = /^yz_([0-9a-f]{8})_[A-Za-z0-9_-]{43}$/;
 const namePattern = /^[\p{L}\p{N}][\p{L}\p{N}_.@-]{0,63}$/u;
 
-const digest = (text: string) => createHash("sha256").update(text).digest();
+/** SHA-256 of a key: how keys are kept, and compared in constant time (equal lengths, whatever the input). */
+export const digestOf = (key: string): Buffer => createHash("sha256").update(key).digest();
 
 /**
  * The named API keys of a data directory (`<dataDir>/.keys.json`, readable by its owner only),
@@ -62,7 +63,7 @@ export class KeyStore {
         if (keys.some((key) => key.name === name)) throw new KeyError(`A key named "${name}" exists already; remove it first (yizhi keys remove ${name}).`);
         const id = randomBytes(4).toString("hex");
         const key = `yz_${id}_${randomBytes(32).toString("base64url")}`;
-        const stored: StoredKey = { name, role, kbs: role === "admin" ? "*" : kbs === "*" ? "*" : [...kbs], id, sha256: digest(key).toString("hex"), createdAt: new Date().toISOString() };
+        const stored: StoredKey = { name, role, kbs: role === "admin" ? "*" : kbs === "*" ? "*" : [...kbs], id, sha256: digestOf(key).toString("hex"), createdAt: new Date().toISOString() };
         await this.write([...keys, stored]);
         const { sha256: _hash, ...summary } = stored;
         return { key, summary };
@@ -78,7 +79,7 @@ export class KeyStore {
     public async verify(presented: string): Promise<Principal | undefined> {
         const id = keyPattern.exec(presented)?.[1];
         if (id == null) return undefined;
-        const presentedDigest = digest(presented);
+        const presentedDigest = digestOf(presented);
         for (const key of await this.read()) {
             if (key.id !== id) continue;
             const stored = Buffer.from(key.sha256, "hex");

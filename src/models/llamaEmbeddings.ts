@@ -29,7 +29,7 @@ export interface LoadedEmbeddingModel {
 export class LlamaEmbeddings extends Embeddings {
     /** Inputs cut to fit the context since this embedder was created. */
     public truncatedInputs = 0;
-    private loaded?: Promise<{ model: LoadedEmbeddingModel; contexts: WaitQueue<LlamaEmbeddingContext> }>;
+    private loaded?: Promise<LoadedEmbeddingModel & { freeContexts: WaitQueue<LlamaEmbeddingContext> }>;
 
     public constructor(private readonly load: () => Promise<LoadedEmbeddingModel>) {
         super({});
@@ -44,22 +44,22 @@ export class LlamaEmbeddings extends Embeddings {
     }
 
     private async embed(text: string): Promise<number[]> {
-        this.loaded ??= this.load().then((model) => ({ model, contexts: new WaitQueue(model.contexts, Number.POSITIVE_INFINITY) }));
-        const { model: { model, contexts: [first], contextSize }, contexts } = await this.loaded;
+        this.loaded ??= this.load().then((loaded) => ({ ...loaded, freeContexts: new WaitQueue(loaded.contexts, Number.POSITIVE_INFINITY) }));
+        const { model, contexts, contextSize, freeContexts } = await this.loaded;
         let tokens: Token[] = model.tokenize(text);
         // An empty input gives an empty vector, which no index can search with.
         if (tokens.length === 0) throw new RangeError("Cannot embed an empty text.");
         // node-llama-cpp refuses an input (with its BOS/EOS) that fills the whole context.
-        const room = contextSize - 1 - (first!.calculateInputLength(tokens) - tokens.length);
+        const room = contextSize - 1 - (contexts[0]!.calculateInputLength(tokens) - tokens.length);
         if (tokens.length > room) {
             this.truncatedInputs++;
             tokens = tokens.slice(0, Math.max(1, room));
         }
-        const context = await contexts.acquire();
+        const context = await freeContexts.acquire();
         try {
             return Array.from((await context.getEmbeddingFor(tokens)).vector);
         } finally {
-            contexts.release(context);
+            freeContexts.release(context);
         }
     }
 }

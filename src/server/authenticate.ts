@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import type { RequestHandler, Response } from "express";
 import { ForbiddenError } from "../errors.js";
-import type { KeyStore } from "../keys/keyStore.js";
+import { digestOf, type KeyStore } from "../keys/keyStore.js";
 import { anyone, can, type Permission, type Principal } from "../keys/principal.js";
 import { sendError } from "./httpErrors.js";
 import { requireSameOrigin } from "./sameOrigin.js";
@@ -16,8 +16,6 @@ export interface AuthenticateOptions {
 const principals = new WeakMap<Response, Principal>();
 const keyed = new WeakSet<Response>();
 
-const digest = (text: string) => createHash("sha256").update(text).digest();
-
 /**
  * Works out who a request is from. With no key configured (no `apiKey`, no named keys), anyone
  * who reaches the server may do anything, but changes only from its own page (`requireSameOrigin`).
@@ -25,10 +23,10 @@ const digest = (text: string) => createHash("sha256").update(text).digest();
  * key with its role; anything else is 401.
  */
 export function authenticate(options: AuthenticateOptions): RequestHandler {
-    const apiKeyDigest = options.apiKey != null ? digest(options.apiKey) : undefined;
+    const apiKeyDigest = options.apiKey != null ? digestOf(options.apiKey) : undefined;
     const sameOrigin = requireSameOrigin();
     const principalWith = async (token: string): Promise<Principal | undefined> => {
-        if (apiKeyDigest != null && timingSafeEqual(digest(token), apiKeyDigest)) return { name: "apiKey", role: "admin", kbs: "*" };
+        if (apiKeyDigest != null && timingSafeEqual(digestOf(token), apiKeyDigest)) return { name: "apiKey", role: "admin", kbs: "*" };
         return options.keys.verify(token);
     };
     return async (req, res, next) => {

@@ -32,7 +32,7 @@ export const temporaryFilePattern = /\.\d+\.tmp$/;
 /** Writes a file that is either entirely the new content or not there at all, even across a crash. */
 export async function writeFileAtomic(filePath: string, data: string | Uint8Array, mode?: number): Promise<void> {
     const temporary = temporaryPathOf(filePath);
-    await fs.rm(temporary, { force: true }); // so that `mode` applies to a file created now
+    if (mode != null) await fs.rm(temporary, { force: true }); // a leftover would keep its own mode
     try {
         await writeFileDurable(temporary, data, mode);
     } catch (error) {
