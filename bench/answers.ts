@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     const server = await startServer({ config, port: 0, log: () => undefined });
     try {
         await server.ready;
-        await server.yizhi.ingest("bench", documents);
+        await server.yizhi.knowledgeBases.ingest("bench", documents);
         await run(server.url, 1, 4); // warm-up
         const results = [await run(server.url, 1, total), await run(server.url, 4, total)];
         const single = results[0]!;

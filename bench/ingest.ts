@@ -2,11 +2,13 @@
  * Ingest throughput benchmark: ingests each corpus into a fresh knowledge base through the real
  * `Yizhi` code path and the real test model, and prints Markdown tables.
  *
- *   npm run bench:ingest -- [--corpus fixtures|news|all] [--threads N] [--embedding-context TOKENS]
+ *   npm run bench:ingest -- [--corpus fixtures|news|articles|all] [--threads N] [--embedding-context TOKENS]
  *                           [--embedding-contexts N,N,...] [--chunk-size CHARS] [--runs N] [--limit-bytes N]
  *
  * `--embedding-contexts 1,2,4` runs each corpus once per count of parallel embedding contexts,
- * side by side, with each one's speed-up over the first.
+ * side by side, with each one's speed-up over the first. `--corpus articles` ingests the news
+ * file's articles, 5 copies of each, once as 5 files and once as one file per article, side by
+ * side: what a commit costs as the knowledge base grows shows in the second's time per chunk.
  */
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -28,7 +30,10 @@ const modelPath = path.join(sharedDir, "models", "stories260K.gguf");
 const fixturesDir = path.join(sharedDir, "fixtures");
 const newsFile = path.join(fixturesDir, "zh", "crud_news_documents_dup_part_1_part_1.txt");
 
-type CorpusName = "fixtures" | "news";
+type CorpusName = "fixtures" | "news" | "articles-in-5-files" | "one-article-files";
+
+/** Copies of each article in the `articles` corpora (each copy's text marked, so none is a duplicate). */
+const ARTICLE_COPIES = 5;
 
 interface BenchOptions {
     corpora: CorpusName[];
@@ -57,6 +62,8 @@ interface RunResult {
     embeddingMs: number;
     parseSplitMs: number;
     truncated: number;
+    /** The benchmark process's peak resident memory during the ingest (parser processes not included). */
+    peakRssBytes: number;
     problems: FileOutcome[];
 }
 
@@ -82,10 +89,10 @@ function parseOptions(argv: string[]): BenchOptions {
         strict: true,
     });
     const corpus = values.corpus;
-    if (corpus !== "fixtures" && corpus !== "news" && corpus !== "all")
-        throw new Error(`--corpus must be fixtures, news or all, not ${corpus}`);
+    if (corpus !== "fixtures" && corpus !== "news" && corpus !== "articles" && corpus !== "all")
+        throw new Error(`--corpus must be fixtures, news, articles or all, not ${corpus}`);
     return {
-        corpora: corpus === "all" ? ["fixtures", "news"] : [corpus],
+        corpora: corpus === "all" ? ["fixtures", "news"] : corpus === "articles" ? ["articles-in-5-files", "one-article-files"] : [corpus],
         threads: parseCount("--threads", values.threads, 0),
         runs: parseCount("--runs", values.runs, 1),
         embeddingContexts: (values["embedding-contexts"] ?? "0").split(",").map((count) => parseCount("--embedding-contexts", count.trim(), 0)),
@@ -128,10 +135,43 @@ async function prepareCorpus(name: CorpusName, options: BenchOptions, tempDir: s
         const chosen = files.filter((file) => file !== newsFile);
         return { name, files: chosen, bytes: await totalBytes(chosen), note: `${fixturesDir} (all files but the news file)` };
     }
+    if (name === "articles-in-5-files" || name === "one-article-files") return writeArticles(name, tempDir);
     if (options.limitBytes == null)
         return { name, files: [newsFile], bytes: await totalBytes([newsFile]), note: newsFile };
     const cut = await cutAtLine(newsFile, options.limitBytes, tempDir);
     return { name, files: [cut], bytes: await totalBytes([cut]), note: `first ${options.limitBytes} bytes of ${newsFile}, cut at a line end` };
+}
+
+/** The news file's articles, each in ${ARTICLE_COPIES} marked copies: in one file per copy, or in one file per article. */
+async function writeArticles(name: "articles-in-5-files" | "one-article-files", tempDir: string): Promise<Corpus> {
+    const articles = (await fs.readFile(newsFile, "utf8")).split("\n").filter((line) => line.trim() !== "");
+    const dir = path.join(tempDir, name);
+    await fs.mkdir(dir);
+    const files: string[] = [];
+    for (let copy = 1; copy <= ARTICLE_COPIES; copy++) {
+        const marked = articles.map((article) => `（第${copy}份）${article}`);
+        if (name === "articles-in-5-files") {
+            files.push(path.join(dir, `copy-${copy}.txt`));
+            await fs.writeFile(files.at(-1)!, marked.join("\n\n"));
+            continue;
+        }
+        for (const [i, article] of marked.entries()) {
+            files.push(path.join(dir, `copy-${copy}-article-${String(i).padStart(4, "0")}.txt`));
+            await fs.writeFile(files.at(-1)!, article);
+        }
+    }
+    return { name, files, bytes: await totalBytes(files), note: `the ${articles.length} articles of ${path.basename(newsFile)}, ${ARTICLE_COPIES} copies each, ${name === "one-article-files" ? "one file per article" : "one file per copy"}` };
+}
+
+/** Resets the process's peak resident memory (Linux), so the next reading covers what follows. */
+async function resetPeakRss(): Promise<void> {
+    await fs.writeFile("/proc/self/clear_refs", "5").catch(() => undefined);
+}
+
+async function peakRss(): Promise<number> {
+    const status = await fs.readFile("/proc/self/status", "utf8").catch(() => "");
+    const match = /VmHWM:\s+(\d+) kB/.exec(status);
+    return match != null ? Number(match[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
 }
 
 /** Writes the file's first `limit` bytes, back to the last newline, to a file of the same name. */
@@ -169,9 +209,11 @@ async function measureIngest(files: readonly string[], config: Config): Promise<
     try {
         // Load the model outside the timed part: it is paid once per process, not per file.
         await yizhi.runtime.embeddings.embedQuery("warm-up");
+        await resetPeakRss();
         const started = performance.now();
-        const report = await yizhi.ingest("bench", files);
+        const report = await yizhi.knowledgeBases.ingest("bench", files);
         const totalMs = performance.now() - started;
+        const peakRssBytes = await peakRss();
         return {
             files: report.files.length,
             failed: report.files.filter((file) => file.status === "failed").length,
@@ -180,6 +222,7 @@ async function measureIngest(files: readonly string[], config: Config): Promise<
             totalMs,
             embeddingMs: report.timings.embeddingMs,
             truncated: yizhi.runtime.embeddings.truncatedInputs,
+            peakRssBytes,
             problems: report.files.filter((file) => file.status !== "ingested"),
         };
     } finally {
@@ -251,6 +294,13 @@ function speedUp(result: CorpusResult, results: readonly CorpusResult[]): string
     return baseline != null ? `${(perSecond(result) / perSecond(baseline)).toFixed(2)}×` : "-";
 }
 
+/** Time per chunk of `result` over that of the first result: how much more each chunk cost. */
+function perChunkRatio(result: CorpusResult, results: readonly CorpusResult[]): string {
+    const perChunk = (of: CorpusResult) => medianOf(of.runs, (run) => run.totalMs) / Math.max(1, of.runs[0]?.chunks ?? 0);
+    const first = results[0];
+    return first != null ? `${(perChunk(result) / perChunk(first)).toFixed(2)}×` : "-";
+}
+
 function throughputRow(result: CorpusResult, results: readonly CorpusResult[]): string[] {
     const { corpus, runs } = result;
     const first = runs[0];
@@ -268,6 +318,9 @@ function throughputRow(result: CorpusResult, results: readonly CorpusResult[]): 
         percent(medianOf(runs, (run) => run.embeddingMs), totalMs),
         seconds(medianOf(runs, (run) => run.parseSplitMs)),
         String(first.truncated),
+        (1000 * totalMs / Math.max(1, first.chunks)).toFixed(2),
+        perChunkRatio(result, results),
+        `${(medianOf(runs, (run) => run.peakRssBytes) / 1e6).toFixed(0)} MB`,
     ];
 }
 
@@ -321,7 +374,7 @@ function describeProblems(results: readonly CorpusResult[]): string[] {
 function printReport(results: readonly CorpusResult[], machine: readonly string[], settings: readonly string[]): void {
     const load = os.loadavg().map((value) => value.toFixed(2)).join(", ");
     const throughput = markdownTable(
-        ["corpus", "files", "failed", "chunks", "total s", "files/s", "chunks/s", "vs first", "embed share", "parse+split s", "truncated"],
+        ["corpus", "files", "failed", "chunks", "total s", "files/s", "chunks/s", "vs first", "embed share", "parse+split s", "truncated", "ms per chunk", "per chunk vs first row", "peak RSS"],
         results.map((result) => throughputRow(result, results)),
     );
     const breakdown = markdownTable(
@@ -334,12 +387,13 @@ function printReport(results: readonly CorpusResult[], machine: readonly string[
         "### Settings", "", ...settings, "",
         "### Throughput", "", throughput, "",
         "### Where the time goes", "", breakdown, "",
-        "parse+split is timed on its own (same loaders, normaliser and splitter, no embedding); store + other = total − embed − parse+split: hashing, the HNSW store and its commits.",
+        "parse+split is timed on its own (same loaders, normaliser and splitter, no embedding); store + other = total − embed − parse+split: hashing, the store and its commits," +
+        " and saving the HNSW graph when the writer closes. Peak RSS is the benchmark process's (model, store, graph), without the parser processes.",
         ...(problems.length > 0 ? ["", "### Files not ingested (first run)", "", ...problems] : []),
     ].join("\n"));
 }
 
-const usage = "usage: npm run bench:ingest -- [--corpus fixtures|news|all] [--threads N] [--embedding-context TOKENS] " +
+const usage = "usage: npm run bench:ingest -- [--corpus fixtures|news|articles|all] [--threads N] [--embedding-context TOKENS] " +
     "[--embedding-contexts N,N,...] [--chunk-size CHARS] [--runs N] [--limit-bytes N]";
 
 async function main(): Promise<void> {

@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import { UnreadableFileError } from "../src/errors.js";
-import type { KnowledgeBase } from "../src/store/knowledgeBase.js";
+import type { KnowledgeBaseWriter } from "../src/store/storage.js";
 import { collectFiles } from "./collectFiles.js";
 import { loaderFor, supportedExtensions } from "./loaders/index.js";
 import type { ParsedFile } from "./parseFile.js";
@@ -40,8 +40,7 @@ export interface IngestReport {
 }
 
 export interface IngestOptions {
-    /** Opened for writing. */
-    knowledgeBase: KnowledgeBase;
+    knowledgeBase: KnowledgeBaseWriter;
     embeddings: EmbeddingsInterface;
     /** Reads each file into chunks (a `ParserPool`, so that a hostile file harms only its own process). */
     parser: DocumentParser;
@@ -90,7 +89,7 @@ export async function ingestPaths(paths: readonly string[], options: IngestOptio
     }
     options.onProgress?.({ file: "", filesDone: files.length, filesTotal: files.length, chunksEmbedded: ingester.chunksEmbedded });
 
-    const pruned = options.prune === true ? pruneMissing(options.knowledgeBase, paths, new Set(files)) : [];
+    const pruned = options.prune === true ? await pruneMissing(options.knowledgeBase, paths, new Set(files)) : [];
     await options.knowledgeBase.commit();
     return {
         files: outcomes,
@@ -134,7 +133,7 @@ class Ingester {
     public async ingest({ source, displayName, fileName, bytes }: IngestSource): Promise<FileOutcome> {
         const kb = this.options.knowledgeBase;
         const id = documentIdOf(source);
-        const stored = kb.getDocument(id);
+        const stored = await kb.getDocument(id);
         const fileHash = createHash("sha256").update(bytes).digest("hex");
         if (stored?.fileHash === fileHash) return { path: source, status: "unchanged", chunks: stored.labels.length, documentId: id };
 
@@ -153,18 +152,18 @@ class Ingester {
         const { format, hash, chunks } = parsed;
         if (stored?.hash === hash) {
             // Other bytes, same text (re-saved, or converted to another format): nothing to re-embed.
-            kb.updateDocument(id, { fileHash, format, sizeBytes: bytes.length, ...(displayName != null ? { displayName } : {}) });
+            await kb.updateDocument(id, { fileHash, format, sizeBytes: bytes.length, ...(displayName != null ? { displayName } : {}) });
             return { path: source, status: "unchanged", chunks: stored.labels.length, documentId: id };
         }
-        const twin = kb.findByHash(hash);
+        const twin = await kb.findByHash(hash);
         if (twin != null) {
             // The same text is stored under another name; an older version stored under this name goes.
-            if (stored != null) kb.removeDocument(id);
+            if (stored != null) await kb.removeDocument(id);
             return { path: source, status: "unchanged", chunks: 0, duplicateOf: twin.id, reason: `Same content as ${twin.source}, which is already stored.` };
         }
 
         const vectors = await this.embed(chunks.map((chunk) => chunk.text));
-        const record = kb.putDocument({
+        const record = await kb.putDocument({
             id,
             source,
             ...(displayName != null ? { displayName } : {}),
@@ -202,14 +201,14 @@ function failed(file: string, reason: string): FileOutcome {
 }
 
 /** Removes documents stored from under `roots` whose files were not found in this run. */
-function pruneMissing(kb: KnowledgeBase, roots: readonly string[], found: ReadonlySet<string>): IngestReport["pruned"] {
+async function pruneMissing(kb: KnowledgeBaseWriter, roots: readonly string[], found: ReadonlySet<string>): Promise<IngestReport["pruned"]> {
     const absoluteRoots = roots.map((root) => path.resolve(root));
     const isUnderRoot = (source: string) =>
         absoluteRoots.some((root) => source === root || source.startsWith(root.endsWith(path.sep) ? root : root + path.sep));
     const pruned: IngestReport["pruned"] = [];
-    for (const document of kb.documents()) {
+    for (const document of await kb.documents()) {
         if (!isUnderRoot(document.source) || found.has(document.source)) continue;
-        kb.removeDocument(document.id);
+        await kb.removeDocument(document.id);
         pruned.push({ documentId: document.id, source: document.source });
     }
     return pruned;

@@ -22,6 +22,7 @@ export const errorStatus = {
     not_found: 404,
     kb_not_found: 404,
     document_not_found: 404,
+    ambiguous_document: 400,
     kb_exists: 409,
     kb_busy: 409,
     kb_lock_lost: 409,
@@ -130,6 +131,13 @@ function editDistance(a: string, b: string): number {
 export class DocumentNotFoundError extends YizhiError {
     public constructor(public readonly kb: string, public readonly documentId: string) {
         super("document_not_found", `Knowledge base "${kb}" has no document "${documentId}". List them with: yizhi docs list --kb ${kb}`);
+    }
+}
+
+/** A document named by a start of its id or a file name that several documents share. */
+export class AmbiguousDocumentError extends YizhiError {
+    public constructor(kb: string, given: string, matches: readonly string[]) {
+        super("ambiguous_document", `"${given}" names ${matches.length} documents of "${kb}": ${matches.join(", ")}. Give more of the id.`);
     }
 }
 

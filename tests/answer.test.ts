@@ -7,9 +7,10 @@ import { refusalText } from "../src/answer/language.js";
 import { loadPromptTemplate, PromptTemplate } from "../src/answer/promptTemplates.js";
 import { ModelNotFoundError, YizhiError } from "../src/errors.js";
 import { retrieveChunks, type RetrievalSettings, type RetrievedChunk } from "../src/retrieval/retrieveChunks.js";
-import type { ChunkRecord } from "../src/store/hnswVectorStore.js";
+import type { ChunkRecord } from "../src/store/records.js";
 import { Yizhi } from "../src/yizhi.js";
 import { cosine, fixture, makeTempDir } from "./helpers.js";
+import { allChunks } from "./storageContract.js";
 import { testConfig } from "./testConfig.js";
 
 // The template of DESIGN.md, word for word.
@@ -29,7 +30,7 @@ describe("answering a question", () => {
     before(async () => {
         temp = await makeTempDir();
         yizhi = new Yizhi(testConfig(temp.dir, { chunkSize: 150, chunkOverlap: 20 }));
-        await yizhi.ingest("kb", [fixture("zh/md"), fixture("en/txt")]);
+        await yizhi.knowledgeBases.ingest("kb", [fixture("zh/md"), fixture("en/txt")]);
     });
     after(async () => {
         await yizhi.dispose();
@@ -37,8 +38,8 @@ describe("answering a question", () => {
     });
 
     it("in dense mode, scores are cosine similarities, and the threshold keeps exactly the chunks scoring at least it", async () => {
-        const kb = await yizhi.openKnowledgeBase("kb", "read");
-        const chunks = [...kb.store.allChunks()];
+        const kb = await yizhi.knowledgeBases.openReader("kb");
+        const chunks = await allChunks(kb);
         const vectors = new Map<number, number[]>();
         for (const chunk of chunks) vectors.set(chunk.label, await yizhi.runtime.embeddings.embedQuery(chunk.text));
 
@@ -58,8 +59,8 @@ describe("answering a question", () => {
     });
 
     it("finds a chunk from its own text with a score of about 1", async () => {
-        const kb = await yizhi.openKnowledgeBase("kb", "read");
-        const target = [...kb.store.allChunks()][11]!;
+        const kb = await yizhi.knowledgeBases.openReader("kb");
+        const target = (await allChunks(kb))[11]!;
         const vector = await yizhi.runtime.embeddings.embedQuery(target.text);
         const found = await retrieveChunks(kb, { text: target.text, vector }, { ...dense, topK: 5, scoreThreshold: 0.999 });
         assert.ok(found.some((item) => item.chunk.label === target.label));
@@ -73,37 +74,39 @@ describe("answering a question", () => {
         const noLlm = new Yizhi(testConfig(temp.dir, { llmModel: path.join(temp.dir, "no-such-model.gguf") }));
         try {
             const chunks: string[] = [];
-            const result = await noLlm.ask("kb", { question: "量子计算机的原理是什么？", scoreThreshold: 1, onTextChunk: (text) => chunks.push(text) });
+            const result = await noLlm.knowledgeBases.ask("kb", { question: "量子计算机的原理是什么？", scoreThreshold: 1, onTextChunk: (text) => chunks.push(text) });
             assert.equal(result.refused, true);
             assert.equal(result.answer, "根据已知信息无法回答该问题");
             assert.deepEqual(result.sources, []);
             assert.equal(result.timings.generationMs, 0);
             assert.deepEqual(chunks, [result.answer]);
 
-            const english = await noLlm.ask("kb", { question: "What is quantum computing?", scoreThreshold: 1 });
+            const english = await noLlm.knowledgeBases.ask("kb", { question: "What is quantum computing?", scoreThreshold: 1 });
             assert.equal(english.refused, true);
             assert.equal(english.answer, refusalText.en);
             assert.equal(english.language, "en");
 
             // The same question with chunks to answer from does need the LLM, which cannot load here.
-            await assert.rejects(noLlm.ask("kb", { question: "量子计算机的原理是什么？", scoreThreshold: -1 }), ModelNotFoundError);
+            await assert.rejects(noLlm.knowledgeBases.ask("kb", { question: "量子计算机的原理是什么？", scoreThreshold: -1 }), ModelNotFoundError);
         } finally {
             await noLlm.dispose();
         }
     });
 
     it("rejects an empty question", async () => {
-        await assert.rejects(yizhi.ask("kb", { question: "  \n" }), (error: unknown) => error instanceof YizhiError && error.code === "invalid_question");
+        await assert.rejects(yizhi.knowledgeBases.ask("kb", { question: "  \n" }), (error: unknown) => error instanceof YizhiError && error.code === "invalid_question");
     });
 
     it("generates a streamed answer from the numbered sources that passed the threshold", async () => {
         const events: string[] = [];
         let streamed = "";
-        const result = await yizhi.ask("kb", {
+        const result = await yizhi.knowledgeBases.ask("kb", {
             question: "大模型推理优化有哪些策略？",
             scoreThreshold: -1,
             topK: 3,
-            onSources: (sources) => events.push(`sources:${sources.length}`),
+            onSources: (sources) => {
+                events.push(`sources:${sources.length}`);
+            },
             onTextChunk: (text) => {
                 if (streamed === "") events.push("text");
                 streamed += text;
@@ -125,16 +128,18 @@ describe("answering a question", () => {
     });
 
     it("uses a knowledge base's own prompt template when it has one", async () => {
-        const kbDir = yizhi.knowledgeBases.dirOf("kb");
+        const kbDir = path.join(temp.dir, "kb");
+        const kb = await yizhi.knowledgeBases.openReader("kb");
         await fs.mkdir(path.join(kbDir, "prompts"), { recursive: true });
         await fs.writeFile(path.join(kbDir, "prompts", "zh.txt"), "资料：{context}\n问：{question}");
         try {
-            const template = await loadPromptTemplate("zh", kbDir);
+            const template = await loadPromptTemplate("zh", await kb.promptTemplate("zh"));
             assert.equal(template.fill("[1] 甲", "乙？"), "资料：[1] 甲\n问：乙？");
         } finally {
             await fs.rm(path.join(kbDir, "prompts"), { recursive: true });
         }
-        assert.equal((await loadPromptTemplate("zh", kbDir)).fill("C", "Q"), designTemplateZh.replace("{context}", "C").replace("{question}", "Q"));
+        assert.equal((await loadPromptTemplate("zh", await kb.promptTemplate("zh"))).fill("C", "Q"), designTemplateZh.replace("{context}", "C").replace("{question}", "Q"));
+        await kb.close();
     });
 });
 

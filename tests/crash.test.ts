@@ -3,28 +3,40 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { KnowledgeBase } from "../src/store/knowledgeBase.js";
 import { tokenize } from "../src/retrieval/tokenize.js";
+import { EmbeddedStorage } from "../src/store/embedded/embeddedStorage.js";
+import type { EmbedderIdentity } from "../src/models/llamaEmbeddings.js";
 import { Yizhi } from "../src/yizhi.js";
 import { fixture, makeTempDir } from "./helpers.js";
 import { runCli, startCli } from "./runCli.js";
+import { allChunks, bestText, embedder as testEmbedder, makeDocument, put } from "./storageContract.js";
 import { testConfig, testEnv } from "./testConfig.js";
 
 const FILES = 40;
 const ARTICLES_PER_FILE = 5;
+const hnsw = { m: 16, efConstruction: 200, efSearch: 64 };
+/** What a knowledge base's folder holds between writers: anything else is a leftover. */
+const expectedFiles = /^(kb\.json|store\.mdb|store\.mdb-lock|graph-\d+\.hnsw)$/;
 
 /** Each document's content hash and chunk texts, by source: what a knowledge base holds. */
-async function contentsOf(dir: string): Promise<Map<string, { hash: string; chunks: string[] }>> {
-    const { documents, chunks } = await KnowledgeBase.readCommitted(path.basename(dir), dir);
-    const byLabel = new Map(chunks.map((chunk) => [chunk.label, chunk]));
-    assert.equal(chunks.length, documents.reduce((sum, document) => sum + document.labels.length, 0), "every stored chunk belongs to a document");
-    return new Map(documents.map((document) => [document.source, {
-        hash: document.hash,
-        chunks: document.labels.map((label) => byLabel.get(label)!.text),
-    }]));
+async function contentsOf(dataDir: string, embedder: EmbedderIdentity): Promise<Map<string, { hash: string; chunks: string[] }>> {
+    const reader = await new EmbeddedStorage({ dataDir, hnsw }).openReader("news", embedder);
+    try {
+        const chunks = await allChunks(reader);
+        const documents = await reader.documents();
+        assert.equal(chunks.filter((chunk) => chunk != null).length, documents.reduce((sum, document) => sum + document.labels.length, 0), "every document's chunks are stored");
+        const textsOf = (id: string) => chunks.filter((chunk) => chunk.documentId === id).map((chunk) => chunk.text);
+        return new Map(documents.map((document) => [document.source, { hash: document.hash, chunks: textsOf(document.id) }]));
+    } finally {
+        await reader.close();
+    }
 }
 
-describe("kill -9 during an ingest", () => {
+async function versionOf(dataDir: string): Promise<number> {
+    return new EmbeddedStorage({ dataDir, hnsw }).version("news").catch(() => 0);
+}
+
+describe("kill -9", () => {
     let temp: Awaited<ReturnType<typeof makeTempDir>>;
     let corpus: string;
 
@@ -40,50 +52,85 @@ describe("kill -9 during an ingest", () => {
     });
     after(() => temp.cleanup());
 
-    it("then the same ingest again gives exactly the chunks of a clean run, in a store that opens", async () => {
+    it("during an ingest, then the same ingest again, gives exactly the chunks of a clean run, with search that finds them", async () => {
         const cleanData = path.join(temp.dir, "clean");
         const clean = await runCli(["ingest", corpus, "--kb", "news"], testEnv(cleanData));
         assert.equal(clean.code, 0, clean.stderr);
 
         const crashData = path.join(temp.dir, "crashed");
-        const kbDir = path.join(crashData, "news");
-        const child = startCli(["ingest", corpus, "--kb", "news"], testEnv(crashData));
-        const exited = new Promise((resolve) => child.on("exit", resolve));
-        let committedAtKill = 0;
-        for (let waited = 0; waited < 120_000 && committedAtKill === 0; waited += 20) {
-            await sleep(20);
-            committedAtKill = await fs.readFile(path.join(kbDir, "CURRENT"), "utf8").then(() => 1, () => 0);
-        }
-        child.kill("SIGKILL");
-        assert.equal(await exited, null, "the ingest was killed, not finished");
-        const atKill = await contentsOf(kbDir);
-        assert.ok(atKill.size > 0 && atKill.size < FILES, `killed mid-ingest with ${atKill.size} of ${FILES} files committed`);
-
-        const resumed = await runCli(["ingest", corpus, "--kb", "news", "--json"], testEnv(crashData));
-        assert.equal(resumed.code, 0, resumed.stderr);
-        const statuses = (JSON.parse(resumed.stdout) as { files: { status: string }[] }).files.map((file) => file.status);
-        assert.equal(statuses.filter((status) => status === "unchanged").length, atKill.size, "what was committed before the kill is kept");
-        assert.equal(statuses.filter((status) => status === "ingested").length, FILES - atKill.size);
-
-        assert.deepEqual(await contentsOf(kbDir), await contentsOf(path.join(cleanData, "news")));
-
         const yizhi = new Yizhi(testConfig(crashData));
         try {
-            const kb = await yizhi.openKnowledgeBase("news", "read");
-            const expected = await contentsOf(kbDir);
-            assert.equal(kb.store.size, [...expected.values()].reduce((sum, document) => sum + document.chunks.length, 0));
-            assert.equal(kb.lexical.size, kb.store.size, "the lexical index holds exactly the stored chunks");
-            for (const document of kb.documents().slice(0, 5)) {
-                const first = kb.chunksOf(document.id)[0]!;
-                const [best] = kb.store.searchChunks(await yizhi.runtime.embeddings.embedQuery(first.text), 1);
-                assert.equal(best?.[0].text, first.text);
-                const lexicalHits = kb.lexical.search(tokenize(first.text), 3).map((hit) => hit.label);
-                assert.ok(lexicalHits.includes(first.label), "found by its own words");
+            const embedder = await yizhi.runtime.embedderIdentity();
+            const child = startCli(["ingest", corpus, "--kb", "news"], testEnv(crashData));
+            const exited = new Promise((resolve) => child.on("exit", resolve));
+            for (let waited = 0; waited < 120_000 && await versionOf(crashData) === 0; waited += 20) await sleep(20);
+            child.kill("SIGKILL");
+            assert.equal(await exited, null, "the ingest was killed, not finished");
+            const atKill = await contentsOf(crashData, embedder);
+            assert.ok(atKill.size > 0 && atKill.size < FILES, `killed mid-ingest with ${atKill.size} of ${FILES} files committed`);
+
+            const resumed = await runCli(["ingest", corpus, "--kb", "news", "--json"], testEnv(crashData));
+            assert.equal(resumed.code, 0, resumed.stderr);
+            const statuses = (JSON.parse(resumed.stdout) as { files: { status: string }[] }).files.map((file) => file.status);
+            assert.equal(statuses.filter((status) => status === "unchanged").length, atKill.size, "what was committed before the kill is kept");
+            assert.equal(statuses.filter((status) => status === "ingested").length, FILES - atKill.size);
+            assert.deepEqual(await contentsOf(crashData, embedder), await contentsOf(cleanData, embedder));
+
+            const kb = await yizhi.knowledgeBases.openReader("news");
+            for (const chunk of (await allChunks(kb)).slice(0, 200).filter((_, i) => i % 40 === 0)) {
+                assert.equal((await bestText(kb, await yizhi.runtime.embeddings.embedQuery(chunk.text))).text, chunk.text);
+                const lexicalHits = (await kb.lexicalSearch(tokenize(chunk.text), 3)).map((hit) => hit.label);
+                assert.ok(lexicalHits.includes(chunk.label), "the lexical index has it, by its own words");
             }
+            const everything = await kb.lexicalSearch(tokenize(["新闻", "中国", "记者", "发展"].join(" ")), 100_000);
+            const stored = new Set((await allChunks(kb)).map((chunk) => chunk.label));
+            assert.ok(everything.every((hit) => stored.has(hit.label)), "the lexical index holds no chunk the store lost");
+            await kb.close();
         } finally {
             await yizhi.dispose();
         }
-        const leftovers = (await fs.readdir(kbDir)).filter((entry) => !/^(kb\.json|CURRENT|index-\d+\.hnsw|(?:records|lexical|checksums)-\d+\.json)$/.test(entry));
+        const leftovers = (await fs.readdir(path.join(crashData, "news"))).filter((entry) => !expectedFiles.test(entry));
         assert.deepEqual(leftovers, [], "no temporary files or lock left behind");
+    });
+
+    it("while the graph is being saved leaves the last commit whole, with the old graph or the new", async () => {
+        const dataDir = path.join(temp.dir, "compacting");
+        const storage = new EmbeddedStorage({ dataDir, hnsw });
+        const documents = Array.from({ length: 40 }, (_, i) => makeDocument(`d${i}`, 500, i));
+        const writer = await storage.openWriter("news", testEmbedder, { create: true });
+        for (const document of documents) await put(writer, document);
+        await writer.commit();
+        await writer.removeDocument("d0");
+        await writer.commit();
+        await writer.close();
+        const dir = storage.dirOf("news");
+
+        let killedWhileSaving = 0;
+        for (let round = 0; round < 6; round++) {
+            const child = startCli(["kb", "compact", "news"], testEnv(dataDir));
+            const exited = new Promise((resolve) => child.on("exit", resolve));
+            // Killed as soon as the new graph's temporary file appears, or at a later moment in later rounds.
+            for (let waited = 0; waited < 30_000; waited += 2) {
+                if ((await fs.readdir(dir)).some((entry) => entry.endsWith(".tmp"))) break;
+                await sleep(2);
+            }
+            if (round > 2) await sleep((round - 2) * 15);
+            if ((await fs.readdir(dir)).some((entry) => entry.endsWith(".tmp"))) killedWhileSaving++;
+            child.kill("SIGKILL");
+            await exited;
+
+            const reader = await storage.openReader("news", testEmbedder);
+            assert.equal((await reader.documents()).length, 39, `round ${round}`);
+            for (const document of [documents[1]!, documents[39]!]) {
+                for (const i of [0, 250, 499]) assert.equal((await bestText(reader, document.vectors[i]!)).text, document.chunks[i]!.text);
+            }
+            assert.equal((await reader.denseSearch(documents[0]!.vectors[0]!, 20_000)).length, 19_500, "the removed document stays removed");
+            await reader.close();
+        }
+        assert.ok(killedWhileSaving > 0, "at least one kill landed while the graph was being written");
+        const next = await storage.openWriter("news", testEmbedder, { lockWaitMs: 10_000 });
+        await next.close();
+        assert.deepEqual((await fs.readdir(dir)).filter((entry) => !expectedFiles.test(entry)), [], "the next writer cleared what the kills left");
+        assert.equal((await fs.readdir(dir)).filter((entry) => entry.startsWith("graph-")).length, 1);
     });
 });

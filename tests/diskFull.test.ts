@@ -63,7 +63,7 @@ describe("a disk that fills up", () => {
         await temp.cleanup();
     });
 
-    it("gives 507 insufficient_storage, leaves no partial generation, lets a document be deleted, and takes uploads again once there is room", async (t) => {
+    it("gives 507 insufficient_storage, leaves nothing half-written, lets a document be deleted, and takes uploads again once there is room", async (t) => {
         if (!mounted) return t.skip("mounting a tmpfs needs root (CI runs as root)");
         server = await startServer({ config: testConfig(dataDir), port: 0, log: () => undefined });
         await server.ready;
@@ -83,7 +83,7 @@ describe("a disk that fills up", () => {
         const { error } = await refused.json() as { error: { code: string; message: string } };
         assert.equal(error.code, "insufficient_storage");
         assert.match(error.message, /full.*Free some space/);
-        assert.deepEqual((await fs.readdir(kbDir)).sort(), committedFiles, "no partial generation or temporary file is left");
+        assert.deepEqual((await fs.readdir(kbDir)).sort(), committedFiles, "no half-written file or temporary file is left");
         assert.deepEqual(await (await fetch(documentsUrl)).json(), listBefore, "what was stored is unchanged");
 
         // Deleting a document is how a person makes room: it works on the full disk.

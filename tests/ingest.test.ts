@@ -3,8 +3,11 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { IngestReport } from "../ingest/ingestFiles.js";
+import type { ChunkRecord } from "../src/store/records.js";
+import type { KnowledgeBaseReader } from "../src/store/storage.js";
 import { Yizhi } from "../src/yizhi.js";
 import { fixture, fixturesDir, makeTempDir } from "./helpers.js";
+import { allChunks } from "./storageContract.js";
 import { testConfig } from "./testConfig.js";
 
 const expectedFailures: Record<string, RegExp> = {
@@ -21,6 +24,19 @@ const expectedSkips: Record<string, RegExp> = {
 };
 // The news file is ingested by bench/ingest (it takes minutes with the test model); it is tested below on a slice.
 const newsFile = "zh/crud_news_documents_dup_part_1_part_1.txt";
+
+/** A document's chunks in document order, as the service gives them. */
+async function chunksOf(yizhi: Yizhi, kb: string, documentId: string): Promise<ChunkRecord[]> {
+    const document = (await yizhi.knowledgeBases.documents(kb)).find((item) => item.id === documentId);
+    return document != null ? yizhi.knowledgeBases.chunksOf(kb, document) : [];
+}
+
+/** Every chunk dense search finds for `vector`, best first, with k = all of them. */
+async function searchAll(reader: KnowledgeBaseReader, vector: readonly number[]): Promise<ChunkRecord[]> {
+    const hits = await reader.denseSearch(vector, 100_000);
+    const chunks = await reader.getChunks(hits.map((hit) => hit.label));
+    return hits.map((hit) => chunks.get(hit.label)!);
+}
 
 describe("ingesting every fixture", () => {
     let temp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -40,7 +56,7 @@ describe("ingesting every fixture", () => {
                 if ((await fs.stat(child)).isDirectory()) folders.push(child);
             }
         }
-        report = await yizhi.ingest("fixtures", folders);
+        report = await yizhi.knowledgeBases.ingest("fixtures", folders);
     });
     after(async () => {
         await yizhi.dispose();
@@ -65,57 +81,55 @@ describe("ingesting every fixture", () => {
     it("ingests the XLSX beside the CSV of the same issues: the XLSX kept emoji the CSV lost, so the texts differ", async () => {
         const xlsx = report.files.find((file) => file.path.endsWith(".xlsx"));
         assert.equal(xlsx?.status, "ingested");
-        const kb = await yizhi.openKnowledgeBase("fixtures", "read");
-        const chunks = kb.chunksOf(xlsx?.documentId ?? "");
+        const chunks = await chunksOf(yizhi, "fixtures", xlsx?.documentId ?? "");
         assert.ok(chunks.length >= 172, "at least one chunk per row");
         assert.ok(chunks.every((chunk) => chunk.headingPath?.[0] === "Sheet1"));
         assert.ok(chunks.some((chunk) => chunk.text.includes("🤣")));
     });
 
     it("stores readable Chinese from GB2312, Big5 and GB18030 files", async () => {
-        const kb = await yizhi.openKnowledgeBase("fixtures", "read");
-        const textOf = (name: string) => {
-            const document = kb.documents().find((item) => item.source.endsWith(name));
+        const kb = await yizhi.knowledgeBases.openReader("fixtures");
+        const textOf = async (name: string) => {
+            const document = (await kb.documents()).find((item) => item.source.endsWith(name));
             assert.ok(document != null, name);
-            return { document, text: kb.chunksOf(document.id).map((chunk) => chunk.text).join("") };
+            return { document, text: (await chunksOf(yizhi, "fixtures", document.id)).map((chunk) => chunk.text).join("") };
         };
-        const gb2312 = textOf("zh_gb2312_encoded_wikipedia_classical.txt");
+        const gb2312 = await textOf("zh_gb2312_encoded_wikipedia_classical.txt");
         assert.match(gb2312.text, /现代标准汉语，为中华人民共和国的普通话/);
         assert.equal(gb2312.document.encoding, "gb18030");
-        const big5 = textOf("zh_big5_encoded_sample.txt");
+        const big5 = await textOf("zh_big5_encoded_sample.txt");
         assert.match(big5.text, /維基大典（Wikipedia）者，網路為礎/);
         assert.equal(big5.document.encoding, "big5");
-        assert.match(textOf("zh_gb18030_html_no_charset.html").text, /马兴瑞，中国航天科技集团公司总经理/);
+        assert.match((await textOf("zh_gb18030_html_no_charset.html")).text, /马兴瑞，中国航天科技集团公司总经理/);
         for (const { text } of [gb2312, big5]) assert.ok(!text.includes("\ufffd"), "no replacement characters");
     });
 
     it("NFKC-normalises PDF text: Kangxi radicals become the ideographs", async () => {
-        const kb = await yizhi.openKnowledgeBase("fixtures", "read");
-        const pumpkin = kb.documents().find((item) => item.source.endsWith("zh_pumpkin_book_ml_formulas.pdf"));
+        const kb = await yizhi.knowledgeBases.openReader("fixtures");
+        const pumpkin = (await kb.documents()).find((item) => item.source.endsWith("zh_pumpkin_book_ml_formulas.pdf"));
         assert.ok(pumpkin != null);
-        const chunks = kb.chunksOf(pumpkin.id);
+        const chunks = await chunksOf(yizhi, "fixtures", pumpkin.id);
         assert.ok(chunks.some((chunk) => chunk.text.includes("南瓜书")));
         assert.ok(chunks.every((chunk) => !/[\u2f00-\u2fdf]/.test(chunk.text)), "no Kangxi radicals left");
         assert.ok(chunks.every((chunk) => chunk.page != null && chunk.page >= 1 && chunk.page <= 196));
     });
 
     it("records heading paths for Markdown and DOCX chunks", async () => {
-        const kb = await yizhi.openKnowledgeBase("fixtures", "read");
+        const kb = await yizhi.knowledgeBases.openReader("fixtures");
         for (const name of ["zh_llm_tech_stack_algorithms.md", "zh_mineru_docx_feature_test.docx"]) {
-            const document = kb.documents().find((item) => item.source.endsWith(name));
+            const document = (await kb.documents()).find((item) => item.source.endsWith(name));
             assert.ok(document != null, name);
-            assert.ok(kb.chunksOf(document.id).some((chunk) => (chunk.headingPath?.length ?? 0) > 0), name);
+            assert.ok((await chunksOf(yizhi, "fixtures", document.id)).some((chunk) => (chunk.headingPath?.length ?? 0) > 0), name);
         }
     });
 
     it("does nothing when the same files are ingested again", async () => {
-        const kbDir = yizhi.knowledgeBases.dirOf("fixtures");
-        const current = await fs.readFile(path.join(kbDir, "CURRENT"), "utf8");
+        const version = await yizhi.storage.version("fixtures");
         const folders = [...new Set(report.files.map((file) => path.dirname(file.path)))];
-        const again = await yizhi.ingest("fixtures", folders);
+        const again = await yizhi.knowledgeBases.ingest("fixtures", folders);
         assert.equal(again.files.filter((file) => file.status === "ingested").length, 0);
         assert.equal(again.chunksEmbedded, 0);
-        assert.equal(await fs.readFile(path.join(kbDir, "CURRENT"), "utf8"), current, "no new generation was written");
+        assert.equal(await yizhi.storage.version("fixtures"), version, "nothing was committed");
     });
 });
 
@@ -140,53 +154,53 @@ describe("re-ingesting a changed or deleted file", () => {
     });
 
     it("replaces a changed file's chunks, and its old chunks never come back from search", async () => {
-        await yizhi.ingest("kb", [docsDir]);
+        await yizhi.knowledgeBases.ingest("kb", [docsDir]);
         const file = path.join(docsDir, "a.txt");
-        let kb = await yizhi.openKnowledgeBase("kb", "read");
-        const before = kb.documents().find((item) => item.source === file)!;
-        const oldChunks = kb.chunksOf(before.id);
+        let kb = await yizhi.knowledgeBases.openReader("kb");
+        const before = (await kb.documents()).find((item) => item.source === file)!;
+        const oldChunks = await chunksOf(yizhi, "kb", before.id);
 
         await fs.writeFile(file, "第一段全新的内容，与之前完全不同。\n\n第二段也是新的。");
-        const report = await yizhi.ingest("kb", [docsDir]);
+        const report = await yizhi.knowledgeBases.ingest("kb", [docsDir]);
         assert.deepEqual(report.files.map((item) => [path.basename(item.path), item.status]), [["a.txt", "ingested"], ["b.txt", "unchanged"], ["c.pdf", "unchanged"]]);
 
-        kb = await yizhi.openKnowledgeBase("kb", "read");
-        const afterChange = kb.getDocument(before.id)!;
+        kb = await yizhi.knowledgeBases.openReader("kb");
+        const afterChange = (await kb.getDocument(before.id))!;
         assert.notEqual(afterChange.hash, before.hash);
-        assert.deepEqual(kb.chunksOf(before.id).map((chunk) => chunk.text), ["第一段全新的内容，与之前完全不同。\n\n第二段也是新的。"]);
+        assert.deepEqual((await chunksOf(yizhi, "kb", before.id)).map((chunk) => chunk.text), ["第一段全新的内容，与之前完全不同。\n\n第二段也是新的。"]);
         const oldLabels = new Set(oldChunks.map((chunk) => chunk.label));
         for (const chunk of oldChunks) {
             const vector = await yizhi.runtime.embeddings.embedQuery(chunk.text);
-            const hits = kb.store.searchChunks(vector, kb.store.size);
-            assert.ok(hits.every(([hit]) => !oldLabels.has(hit.label) && hit.text !== chunk.text));
+            const hits = await searchAll(kb, vector);
+            assert.ok(hits.every((hit) => !oldLabels.has(hit.label) && hit.text !== chunk.text));
         }
     });
 
     it("keeps what is stored when a file that was ingested becomes unreadable", async () => {
         const pdf = path.join(docsDir, "c.pdf");
-        let kb = await yizhi.openKnowledgeBase("kb", "read");
-        const stored = kb.documents().find((item) => item.source === pdf)!;
-        const storedTexts = kb.chunksOf(stored.id).map((chunk) => chunk.text);
+        let kb = await yizhi.knowledgeBases.openReader("kb");
+        const stored = (await kb.documents()).find((item) => item.source === pdf)!;
+        const storedTexts = (await chunksOf(yizhi, "kb", stored.id)).map((chunk) => chunk.text);
 
         const bytes = await fs.readFile(pdf);
         await fs.writeFile(pdf, bytes.subarray(0, 1000));
-        const report = await yizhi.ingest("kb", [docsDir]);
+        const report = await yizhi.knowledgeBases.ingest("kb", [docsDir]);
         assert.equal(report.files.find((item) => item.path === pdf)?.status, "failed");
 
-        kb = await yizhi.openKnowledgeBase("kb", "read");
-        assert.equal(kb.getDocument(stored.id)?.hash, stored.hash);
-        assert.deepEqual(kb.chunksOf(stored.id).map((chunk) => chunk.text), storedTexts);
+        kb = await yizhi.knowledgeBases.openReader("kb");
+        assert.equal((await kb.getDocument(stored.id))?.hash, stored.hash);
+        assert.deepEqual((await chunksOf(yizhi, "kb", stored.id)).map((chunk) => chunk.text), storedTexts);
         await fs.writeFile(pdf, bytes);
     });
 
     it("stores a file whose text another stored file already has only once", async () => {
         const copy = path.join(temp.dir, "copy-of-b.txt");
         await fs.copyFile(path.join(docsDir, "b.txt"), copy);
-        const report = await yizhi.ingest("kb", [copy]);
+        const report = await yizhi.knowledgeBases.ingest("kb", [copy]);
         assert.equal(report.files[0]?.status, "unchanged");
         assert.match(report.files[0]?.reason ?? "", /Same content as .*b\.txt/);
-        const kb = await yizhi.openKnowledgeBase("kb", "read");
-        assert.ok(!kb.documents().some((item) => item.source === copy));
+        const kb = await yizhi.knowledgeBases.openReader("kb");
+        assert.ok(!(await kb.documents()).some((item) => item.source === copy));
         await fs.rm(copy);
     });
 
@@ -194,37 +208,37 @@ describe("re-ingesting a changed or deleted file", () => {
         const gone = path.join(docsDir, "b.txt");
         const elsewhere = path.join(temp.dir, "elsewhere.md");
         await fs.writeFile(elsewhere, "# 标题\n\n另一个目录里的文件。");
-        await yizhi.ingest("kb", [elsewhere]);
+        await yizhi.knowledgeBases.ingest("kb", [elsewhere]);
         await fs.rm(gone);
 
-        let report = await yizhi.ingest("kb", [docsDir]);
+        let report = await yizhi.knowledgeBases.ingest("kb", [docsDir]);
         assert.deepEqual(report.pruned, []);
-        let kb = await yizhi.openKnowledgeBase("kb", "read");
-        assert.ok(kb.documents().some((item) => item.source === gone), "kept without --prune");
+        let kb = await yizhi.knowledgeBases.openReader("kb");
+        assert.ok((await kb.documents()).some((item) => item.source === gone), "kept without --prune");
 
-        report = await yizhi.ingest("kb", [docsDir], { prune: true });
+        report = await yizhi.knowledgeBases.ingest("kb", [docsDir], { prune: true });
         assert.deepEqual(report.pruned.map((item) => item.source), [gone]);
-        kb = await yizhi.openKnowledgeBase("kb", "read");
-        assert.deepEqual(kb.documents().map((item) => item.source).sort(), [path.join(docsDir, "a.txt"), path.join(docsDir, "c.pdf"), elsewhere].sort());
-        assert.ok([...kb.store.allChunks()].every((chunk) => chunk.source !== gone));
+        kb = await yizhi.knowledgeBases.openReader("kb");
+        assert.deepEqual((await kb.documents()).map((item) => item.source).sort(), [path.join(docsDir, "a.txt"), path.join(docsDir, "c.pdf"), elsewhere].sort());
+        assert.ok((await allChunks(kb)).every((chunk) => chunk.source !== gone));
     });
 
     it("a deleted document never comes back from search, even after later ingests", async () => {
-        let kb = await yizhi.openKnowledgeBase("kb", "write");
-        const victim = kb.documents().find((item) => item.source.endsWith("c.pdf"))!;
-        const texts = kb.chunksOf(victim.id).map((chunk) => chunk.text);
-        assert.ok(kb.removeDocument(victim.id));
-        await kb.commit();
-        await kb.close();
+        const writer = await yizhi.knowledgeBases.openWriter("kb");
+        const victim = (await writer.documents()).find((item) => item.source.endsWith("c.pdf"))!;
+        const texts = (await chunksOf(yizhi, "kb", victim.id)).map((chunk) => chunk.text);
+        assert.ok(await writer.removeDocument(victim.id));
+        await writer.commit();
+        await writer.close();
 
         await fs.writeFile(path.join(docsDir, "d.txt"), "新加入的文件，在删除之后才加入。");
-        await yizhi.ingest("kb", [path.join(docsDir, "d.txt")]);
-        kb = await yizhi.openKnowledgeBase("kb", "read");
-        assert.equal(kb.getDocument(victim.id), undefined);
+        await yizhi.knowledgeBases.ingest("kb", [path.join(docsDir, "d.txt")]);
+        const kb = await yizhi.knowledgeBases.openReader("kb");
+        assert.equal((await kb.getDocument(victim.id)), undefined);
         for (const text of texts) {
-            const hits = kb.store.searchChunks(await yizhi.runtime.embeddings.embedQuery(text), kb.store.size);
+            const hits = await searchAll(kb, await yizhi.runtime.embeddings.embedQuery(text));
             assert.ok(hits.length > 0);
-            assert.ok(hits.every(([chunk]) => chunk.documentId !== victim.id));
+            assert.ok(hits.every((chunk) => chunk.documentId !== victim.id));
         }
     });
 });

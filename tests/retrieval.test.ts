@@ -7,9 +7,10 @@ import { KnowledgeBaseRetriever } from "../src/retrieval/knowledgeBaseRetriever.
 import { dropNearDuplicates } from "../src/retrieval/nearDuplicates.js";
 import { retrieveChunks, type Reranker, type RetrievalSettings, type RetrievedChunk } from "../src/retrieval/retrieveChunks.js";
 import { tokenize } from "../src/retrieval/tokenize.js";
-import type { KnowledgeBase } from "../src/store/knowledgeBase.js";
+import type { KnowledgeBaseReader } from "../src/store/storage.js";
 import { Yizhi } from "../src/yizhi.js";
 import { cosine, makeTempDir, testModelPath } from "./helpers.js";
+import { allChunks } from "./storageContract.js";
 import { testConfig } from "./testConfig.js";
 
 const documents: Record<string, string> = {
@@ -29,7 +30,7 @@ const base: RetrievalSettings = { mode: "hybrid", topK: 10, scoreThreshold: 0.5,
 describe("retrieval modes and their threshold rules", () => {
     let temp: Awaited<ReturnType<typeof makeTempDir>>;
     let yizhi: Yizhi;
-    let kb: KnowledgeBase;
+    let kb: KnowledgeBaseReader;
 
     const retrieve = async (question: string, settings: Partial<RetrievalSettings>, reranker?: Reranker): Promise<RetrievedChunk[]> => {
         const vector = await yizhi.runtime.embeddings.embedQuery(question);
@@ -43,8 +44,8 @@ describe("retrieval modes and their threshold rules", () => {
         await fs.mkdir(docs);
         for (const [name, text] of Object.entries(documents)) await fs.writeFile(path.join(docs, name), text);
         yizhi = new Yizhi(testConfig(path.join(temp.dir, "data"), { chunkSize: 60, chunkOverlap: 10 }));
-        await yizhi.ingest("kb", [docs]);
-        kb = await yizhi.openKnowledgeBase("kb", "read");
+        await yizhi.knowledgeBases.ingest("kb", [docs]);
+        kb = await yizhi.knowledgeBases.openReader("kb");
     });
     after(async () => {
         await yizhi.dispose();
@@ -88,7 +89,7 @@ describe("retrieval modes and their threshold rules", () => {
             // Both scores are computed for every candidate, whichever list found it.
             const chunkVector = await yizhi.runtime.embeddings.embedQuery(item.chunk.text);
             assert.ok(Math.abs(item.scores.dense! - cosine(vector, chunkVector)) < 1e-4);
-            assert.equal(item.scores.lexical, kb.lexical.scoreChunks(terms, [item.chunk.label])[0]!.relevance);
+            assert.equal(item.scores.lexical, (await kb.lexicalScores(terms, [item.chunk.label])).get(item.chunk.label)!.relevance);
         }
         const dense = all.map((item) => item.scores.dense!).sort((x, y) => y - x);
         for (const [scoreThreshold, lexicalThreshold] of [[dense[1]!, 0.5], [1, 0.5], [dense[0]!, 1], [-1, 1]] as const) {
@@ -104,7 +105,7 @@ describe("retrieval modes and their threshold rules", () => {
         const noLlm = new Yizhi(testConfig(path.join(temp.dir, "data"), { llmModel: path.join(temp.dir, "no-such-model.gguf"), lexicalThreshold: 0.3 }));
         try {
             for (const mode of ["dense", "bm25", "hybrid"] as const) {
-                const result = await noLlm.ask("kb", { question: "量子纠缠实验的原理", mode, scoreThreshold: 1 });
+                const result = await noLlm.knowledgeBases.ask("kb", { question: "量子纠缠实验的原理", mode, scoreThreshold: 1 });
                 assert.equal(result.refused, true, mode);
                 assert.deepEqual(result.sources, []);
             }
@@ -114,7 +115,7 @@ describe("retrieval modes and their threshold rules", () => {
     });
 
     it("answers a question in bm25 mode from the chunks that share its words, with their scores", async () => {
-        const result = await yizhi.ask("kb", { question: "数据库备份保留多久？", mode: "bm25" });
+        const result = await yizhi.knowledgeBases.ask("kb", { question: "数据库备份保留多久？", mode: "bm25" });
         assert.equal(result.refused, false);
         assert.ok(result.sources[0]!.text.includes("备份"));
         assert.equal(result.sources[0]!.score, result.sources[0]!.scores.lexical);
@@ -126,7 +127,7 @@ describe("retrieval modes and their threshold rules", () => {
         const notices = found.filter((item) => item.chunk.text.includes("食堂"));
         assert.equal(notices.length, 1, notices.map((item) => item.chunk.source).join(", "));
         // Both versions are stored; only one is shown.
-        const stored = [...kb.store.allChunks()].filter((chunk) => chunk.text.includes("食堂"));
+        const stored = (await allChunks(kb)).filter((chunk) => chunk.text.includes("食堂"));
         assert.equal(new Set(stored.map((chunk) => chunk.documentId)).size, 2);
     });
 
@@ -165,7 +166,7 @@ describe("retrieval modes and their threshold rules", () => {
     it("says clearly when the configured reranker model cannot rank", async () => {
         const withReranker = new Yizhi(testConfig(path.join(temp.dir, "data"), { rerankerModel: testModelPath }));
         try {
-            await assert.rejects(withReranker.ask("kb", { question: "年假有几天？" }), (error: unknown) => {
+            await assert.rejects(withReranker.knowledgeBases.ask("kb", { question: "年假有几天？" }), (error: unknown) => {
                 assert.ok(error instanceof YizhiError);
                 assert.equal(error.code, "model_cannot_rank");
                 assert.match(error.message, /cannot rank.*YIZHI_RERANKER_MODEL/s);

@@ -286,11 +286,13 @@ describe("the HTTP API", () => {
     it("answers an unexpected failure with 500 and a message that shows no internals", async () => {
         await postJson(`${url}/kbs`, { name: "damaged" });
         await upload(`${url}/kbs/damaged/documents`, [{ name: "a.txt", content: "内容。" }]);
-        await fs.writeFile(path.join(temp.dir, "storage", "damaged", "CURRENT"), "999\n");
+        const kbDir = path.join(temp.dir, "storage", "damaged");
+        const graph = (await fs.readdir(kbDir)).find((entry) => entry.startsWith("graph-"))!;
+        await fs.rm(path.join(kbDir, graph));
         const response = await postJson(`${url}/ask`, { question: "问题", kb: "damaged" });
         const body = await response.text();
         assert.equal(response.status, 500);
-        assert.deepEqual(JSON.parse(body), { error: { code: "kb_corrupt", message: "Knowledge base \"damaged\" cannot be opened: its file records-999.json cannot be read. Run: yizhi kb repair damaged" } });
+        assert.deepEqual(JSON.parse(body), { error: { code: "kb_corrupt", message: `Knowledge base "damaged" cannot be opened: its vector graph ${graph} is missing. Run: yizhi kb repair damaged` } });
         assert.ok(!body.includes("    at ") && !body.includes(temp.dir), "no stack trace, no server paths");
     });
 });

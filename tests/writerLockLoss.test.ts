@@ -3,10 +3,10 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { KnowledgeBaseLockLostError } from "../src/errors.js";
-import { KnowledgeBase } from "../src/store/knowledgeBase.js";
 import { Yizhi } from "../src/yizhi.js";
 import { makeTempDir } from "./helpers.js";
 import { runCli } from "./runCli.js";
+import { allChunks } from "./storageContract.js";
 import { testConfig, testEnv } from "./testConfig.js";
 
 /** Blocks this thread's event loop, as a parser stuck in a hostile file does. */
@@ -35,11 +35,10 @@ describe("two writers on one knowledge base, the first one's event loop blocked 
         const env = testEnv(path.join(temp.dir, "data"));
         const created = await runCli(["ingest", path.join(docs, "first.txt"), "--kb", "shared"], env);
         assert.equal(created.code, 0, created.stderr);
-        const kbDir = yizhi.knowledgeBases.dirOf("shared");
 
-        const first = await yizhi.openKnowledgeBase("shared", "write");
+        const first = await yizhi.knowledgeBases.openWriter("shared");
         const [vector] = await yizhi.runtime.embeddings.embedDocuments(["第一个写入者尚未提交的内容。"]);
-        first.putDocument({
+        await first.putDocument({
             id: "uncommitted", source: "uncommitted.txt", hash: "hash-uncommitted", fileHash: "file-hash-uncommitted",
             format: "txt", sizeBytes: 10, ingestedAt: new Date().toISOString(),
         }, [{ index: 0, text: "第一个写入者尚未提交的内容。", start: 0 }], [vector!]);
@@ -49,19 +48,20 @@ describe("two writers on one knowledge base, the first one's event loop blocked 
         blockEventLoop(7_000);
         const result = await second;
         assert.equal(result.code, 0, `the second writer took over the stale lock and committed: ${result.stderr}`);
-        const committed = await KnowledgeBase.currentGeneration("shared", kbDir);
+        const committed = await yizhi.storage.version("shared");
 
         await assert.rejects(first.commit(), KnowledgeBaseLockLostError);
         await first.close();
 
-        assert.equal(await KnowledgeBase.currentGeneration("shared", kbDir), committed, "CURRENT did not go back");
-        const { documents } = await KnowledgeBase.readCommitted("shared", kbDir);
+        assert.equal(await yizhi.storage.version("shared"), committed, "the stale writer committed nothing");
+        const reader = await yizhi.knowledgeBases.openReader("shared");
+        const documents = await reader.documents();
         assert.deepEqual(documents.map((document) => path.basename(document.source)).sort(), ["first.txt", "second.txt"]);
-        const reader = await yizhi.openKnowledgeBase("shared", "read");
-        assert.equal(reader.store.size, documents.reduce((sum, document) => sum + document.labels.length, 0), "the committed generation opens whole");
+        assert.equal((await allChunks(reader)).length, documents.reduce((sum, document) => sum + document.labels.length, 0), "what was committed opens whole");
+        await reader.close();
 
         // The lock is free again: the next writer gets it at once.
-        const next = await yizhi.openKnowledgeBase("shared", "write", { lockWaitMs: 0 });
+        const next = await yizhi.knowledgeBases.openWriter("shared", { lockWaitMs: 0 });
         await next.close();
     });
 });

@@ -3,7 +3,7 @@ import type { Config } from "../config/schema.js";
 import { YizhiError } from "../errors.js";
 import type { ChatModel, ChatTurn } from "../models/chatModel.js";
 import { retrievalQuery, retrieveChunks, type ChunkScores, type Reranker, type RetrievalMode, type RetrievedChunk } from "../retrieval/retrieveChunks.js";
-import type { KnowledgeBase } from "../store/knowledgeBase.js";
+import type { KnowledgeBaseReader } from "../store/storage.js";
 import { buildPrompt } from "./buildPrompt.js";
 import { answerLanguageFor, refusalText, type Language } from "./language.js";
 import { loadPromptTemplate } from "./promptTemplates.js";
@@ -42,13 +42,13 @@ export interface AnswerRequest {
     /** Defaults to the configured `lexicalThreshold` (BM25 relevance, for `bm25` and `hybrid`). */
     lexicalThreshold?: number;
     signal?: AbortSignal;
-    /** Called once with the sources, before any answer text. */
-    onSources?: (sources: AnswerSource[]) => void;
+    /** Called once with the sources, and awaited, before any answer text. */
+    onSources?: (sources: AnswerSource[]) => void | Promise<void>;
     onTextChunk?: (text: string) => void;
 }
 
 export interface AnswerDependencies {
-    knowledgeBase: KnowledgeBase;
+    knowledgeBase: KnowledgeBaseReader;
     embeddings: EmbeddingsInterface;
     /** Only called when there is something to answer from. */
     getChatModel: () => Promise<ChatModel>;
@@ -87,14 +87,14 @@ export async function answerQuestion(request: AnswerRequest, dependencies: Answe
     const retrievalMs = performance.now() - started;
 
     if (retrieved.length === 0) {
-        request.onSources?.([]);
+        await request.onSources?.([]);
         const answer = refusalText[language];
         request.onTextChunk?.(answer);
         return { answer, refused: true, language, sources: [], timings: { retrievalMs, generationMs: 0, totalMs: performance.now() - started } };
     }
 
     const chatModel = await dependencies.getChatModel();
-    const template = await loadPromptTemplate(language, knowledgeBase.dir);
+    const template = await loadPromptTemplate(language, await knowledgeBase.promptTemplate(language));
     const historyTokens = (request.history ?? []).reduce((sum, turn) => sum + chatModel.countTokens(turn.content), 0);
     const { prompt, used } = buildPrompt({
         template,
@@ -104,7 +104,7 @@ export async function answerQuestion(request: AnswerRequest, dependencies: Answe
         countTokens: (text) => chatModel.countTokens(text),
     });
     const sources = used.map(toSource);
-    request.onSources?.(sources);
+    await request.onSources?.(sources);
 
     const generationStarted = performance.now();
     const answer = await chatModel.generate({

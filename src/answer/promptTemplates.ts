@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { YizhiError } from "../errors.js";
 import { packageRoot } from "../packageRoot.js";
+import type { PromptOverride } from "../store/storage.js";
 import type { Language } from "./language.js";
 
 const CONTEXT = "{context}";
@@ -32,24 +33,16 @@ export class PromptTemplate {
     }
 }
 
-/**
- * The template for a language: `<kbDir>/prompts/<language>.txt` when the knowledge base overrides
- * it, else Yizhi's own `prompts/<language>.txt`.
- */
-export async function loadPromptTemplate(language: Language, kbDir?: string): Promise<PromptTemplate> {
-    const candidates = [
-        ...(kbDir != null ? [path.join(kbDir, "prompts", `${language}.txt`)] : []),
-        path.join(packageRoot, "prompts", `${language}.txt`),
-    ];
-    for (const file of candidates) {
-        let text: string;
-        try {
-            text = await fs.readFile(file, "utf8");
-        } catch (error) {
-            if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
-            throw error;
-        }
-        return PromptTemplate.parse(text, file);
+/** The template for a language: the knowledge base's own when it has one, else Yizhi's `prompts/<language>.txt`. */
+export async function loadPromptTemplate(language: Language, override?: PromptOverride): Promise<PromptTemplate> {
+    if (override != null) return PromptTemplate.parse(override.text, override.origin);
+    const file = path.join(packageRoot, "prompts", `${language}.txt`);
+    let text: string;
+    try {
+        text = await fs.readFile(file, "utf8");
+    } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new YizhiError("missing_prompt_template", `No prompt template for "${language}" in ${file}.`);
+        throw error;
     }
-    throw new YizhiError("missing_prompt_template", `No prompt template for "${language}" in ${candidates.join(" or ")}.`);
+    return PromptTemplate.parse(text, file);
 }

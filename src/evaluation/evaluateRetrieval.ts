@@ -2,7 +2,7 @@ import { ingestSources } from "../../ingest/ingestFiles.js";
 import { normalizeText } from "../../ingest/normalize.js";
 import type { Config } from "../config/schema.js";
 import { retrieveChunks, type Reranker, type RetrievalMode, type RetrievalSettings, type RetrievedChunk } from "../retrieval/retrieveChunks.js";
-import type { KnowledgeBase } from "../store/knowledgeBase.js";
+import type { KnowledgeBaseReader } from "../store/storage.js";
 import type { Yizhi } from "../yizhi.js";
 import type { EvalQuestion, EvalSet } from "./readEvalFile.js";
 
@@ -17,7 +17,7 @@ export interface EvalProgress {
 
 /** The evaluation set indexed into a knowledge base, one document per passage. */
 export interface EvalIndex {
-    knowledgeBase: KnowledgeBase;
+    knowledgeBase: KnowledgeBaseReader;
     /** The passages each document holds (several when passages repeat word for word). */
     passagesOfDocument: Map<string, Set<string>>;
     chunks: number;
@@ -74,7 +74,7 @@ export interface EvaluateOptions {
  */
 export async function buildEvalIndex(yizhi: Yizhi, kbName: string, set: EvalSet, onProgress?: (progress: EvalProgress) => void): Promise<EvalIndex> {
     const started = performance.now();
-    const writer = await yizhi.openKnowledgeBase(kbName, "write", { create: true });
+    const writer = await yizhi.knowledgeBases.openWriter(kbName, { create: true });
     const passageOfSource = new Map<string, string>();
     let outcomes;
     try {
@@ -101,8 +101,9 @@ export async function buildEvalIndex(yizhi: Yizhi, kbName: string, set: EvalSet,
         passages.add(passageOfSource.get(outcome.path)!);
         passagesOfDocument.set(documentId, passages);
     }
-    const knowledgeBase = await yizhi.openKnowledgeBase(kbName, "read");
-    return { knowledgeBase, passagesOfDocument, chunks: knowledgeBase.store.size, indexingMs: performance.now() - started, queryVectors: new Map() };
+    const knowledgeBase = await yizhi.knowledgeBases.openReader(kbName);
+    const chunks = outcomes.reduce((sum, outcome) => sum + (outcome.status === "ingested" ? outcome.chunks : 0), 0);
+    return { knowledgeBase, passagesOfDocument, chunks, indexingMs: performance.now() - started, queryVectors: new Map() };
 }
 
 /**
@@ -228,7 +229,7 @@ async function countGoldAnswers(yizhi: Yizhi, index: EvalIndex, questions: reado
     let count = 0;
     for (const [i, question] of questions.entries()) {
         options.onProgress?.({ phase: "answers", done: i, total: questions.length });
-        const result = await yizhi.answerFrom(index.knowledgeBase, { question: question.question, mode: options.mode });
+        const result = await yizhi.knowledgeBases.answerFrom(index.knowledgeBase, { question: question.question, mode: options.mode });
         if (containsAnswer(result.answer, question.answers)) count++;
     }
     options.onProgress?.({ phase: "answers", done: questions.length, total: questions.length });

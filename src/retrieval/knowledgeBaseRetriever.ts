@@ -1,8 +1,18 @@
 import { Document } from "@langchain/core/documents";
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import { BaseRetriever } from "@langchain/core/retrievers";
-import { chunkMetadata, type ChunkMetadata } from "../store/hnswVectorStore.js";
-import { retrievalQuery, retrieveChunks, type ChunkScores, type Reranker, type RetrievalSettings, type SearchableKnowledgeBase } from "./retrieveChunks.js";
+import type { ChunkRecord } from "../store/records.js";
+import type { KnowledgeBaseReader } from "../store/storage.js";
+import { retrievalQuery, retrieveChunks, type ChunkScores, type Reranker, type RetrievalSettings } from "./retrieveChunks.js";
+
+/** Metadata of a chunk as LangChain `Document`s carry it. */
+export interface ChunkMetadata {
+    documentId: string;
+    source: string;
+    chunkIndex: number;
+    page?: number;
+    headingPath?: string[];
+}
 
 /** Metadata of the documents the retriever returns: the chunk's, and its scores. */
 export interface RetrievedMetadata extends ChunkMetadata {
@@ -11,7 +21,7 @@ export interface RetrievedMetadata extends ChunkMetadata {
 }
 
 export interface KnowledgeBaseRetrieverOptions {
-    knowledgeBase: SearchableKnowledgeBase;
+    knowledgeBase: KnowledgeBaseReader;
     /** Embeds the question for `dense` and `hybrid` modes. */
     embeddings: EmbeddingsInterface;
     settings: RetrievalSettings;
@@ -39,4 +49,14 @@ export class KnowledgeBaseRetriever extends BaseRetriever<RetrievedMetadata> {
             metadata: { ...chunkMetadata(chunk), score, scores },
         }));
     }
+}
+
+function chunkMetadata(chunk: ChunkRecord): ChunkMetadata {
+    return {
+        documentId: chunk.documentId,
+        source: chunk.source,
+        chunkIndex: chunk.index,
+        ...(chunk.page != null ? { page: chunk.page } : {}),
+        ...(chunk.headingPath != null ? { headingPath: chunk.headingPath } : {}),
+    };
 }

@@ -1,9 +1,9 @@
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
-import type { Bm25Index } from "./bm25Index.js";
 import { dropNearDuplicates } from "./nearDuplicates.js";
 import { reciprocalRankFusion } from "./reciprocalRankFusion.js";
 import { tokenize } from "./tokenize.js";
-import type { ChunkRecord, HnswVectorStore } from "../store/hnswVectorStore.js";
+import type { ChunkRecord } from "../store/records.js";
+import type { KnowledgeBaseReader } from "../store/storage.js";
 
 /**
  * - `dense`: nearest chunks by the embedding's cosine similarity;
@@ -67,11 +67,6 @@ export async function retrievalQuery(text: string, mode: RetrievalMode, embeddin
     return mode === "bm25" ? { text } : { text, vector: await embeddings.embedQuery(text) };
 }
 
-export interface SearchableKnowledgeBase {
-    store: HnswVectorStore;
-    lexical: Bm25Index;
-}
-
 /**
  * The question's best `topK` chunks that pass the threshold rule, best first, without near-duplicates:
  * - `dense`: cosine ≥ `scoreThreshold`;
@@ -84,10 +79,10 @@ export interface SearchableKnowledgeBase {
  * When no chunk passes, the result is empty and the question is to be refused.
  */
 export async function retrieveChunks(
-    knowledgeBase: SearchableKnowledgeBase, query: RetrievalQuery, settings: RetrievalSettings, reranker?: Reranker,
+    knowledgeBase: KnowledgeBaseReader, query: RetrievalQuery, settings: RetrievalSettings, reranker?: Reranker,
 ): Promise<RetrievedChunk[]> {
     const candidateCount = Math.max(settings.candidates, settings.topK);
-    const ranked = rankCandidates(knowledgeBase, query, settings, candidateCount);
+    const ranked = await rankCandidates(knowledgeBase, query, settings, candidateCount);
     let passing: RetrievedChunk[];
     if (reranker != null) {
         const candidates = ranked.slice(0, candidateCount);
@@ -111,29 +106,37 @@ function passesThreshold(scores: ChunkScores, settings: RetrievalSettings): bool
 }
 
 /** Every candidate of the mode, best first, with its scores. */
-function rankCandidates(knowledgeBase: SearchableKnowledgeBase, query: RetrievalQuery, settings: RetrievalSettings, count: number): RetrievedChunk[] {
-    const { store, lexical } = knowledgeBase;
+async function rankCandidates(knowledgeBase: KnowledgeBaseReader, query: RetrievalQuery, settings: RetrievalSettings, count: number): Promise<RetrievedChunk[]> {
     const vector = settings.mode === "bm25" ? undefined : requireVector(query);
     const terms = settings.mode === "dense" ? [] : tokenize(query.text);
-    const denseHits = vector != null ? store.searchChunks(vector, count) : [];
-    const lexicalHits = settings.mode === "dense" ? [] : lexical.search(terms, count);
-
-    if (settings.mode === "dense") return denseHits.map(([chunk, dense]) => ({ chunk, score: dense, scores: { dense } }));
-    if (settings.mode === "bm25") {
-        return lexicalHits.map((hit) => ({ chunk: store.getChunk(hit.label)!, score: hit.relevance, scores: { lexical: hit.relevance } }));
+    const [denseHits, lexicalHits] = await Promise.all([
+        vector != null ? knowledgeBase.denseSearch(vector, count) : [],
+        settings.mode === "dense" ? [] : knowledgeBase.lexicalSearch(terms, count),
+    ]);
+    let ranked: { label: number; score: number; scores: ChunkScores }[];
+    if (settings.mode === "dense") {
+        ranked = denseHits.map(({ label, score }) => ({ label, score, scores: { dense: score } }));
+    } else if (settings.mode === "bm25") {
+        ranked = lexicalHits.map(({ label, relevance }) => ({ label, score: relevance, scores: { lexical: relevance } }));
+    } else {
+        const fused = reciprocalRankFusion([denseHits.map((hit) => hit.label), lexicalHits.map((hit) => hit.label)], settings.rrfK);
+        // Each list scored its own hits; the other score is computed only for chunks it did not find.
+        const dense = new Map(denseHits.map((hit) => [hit.label, hit.score]));
+        const relevance = new Map(lexicalHits.map((hit) => [hit.label, hit.relevance]));
+        const [denseScores, lexicalScores] = await Promise.all([
+            knowledgeBase.denseScores(vector!, fused.map(({ label }) => label).filter((label) => !dense.has(label))),
+            knowledgeBase.lexicalScores(terms, fused.map(({ label }) => label).filter((label) => !relevance.has(label))),
+        ]);
+        for (const [label, score] of denseScores) dense.set(label, score);
+        for (const [label, hit] of lexicalScores) relevance.set(label, hit.relevance);
+        ranked = fused.map(({ label, score }) => ({ label, score, scores: { dense: dense.get(label) ?? -1, lexical: relevance.get(label) ?? 0, fused: score } }));
     }
-    const fused = reciprocalRankFusion([denseHits.map(([chunk]) => chunk.label), lexicalHits.map((hit) => hit.label)], settings.rrfK);
-    // Each list scored its own hits; the other score is computed only for chunks it did not find.
-    const dense = new Map(denseHits.map(([chunk, score]) => [chunk.label, score]));
-    const relevance = new Map(lexicalHits.map((hit) => [hit.label, hit.relevance]));
-    for (const { label } of fused) if (!dense.has(label)) dense.set(label, store.similarity(vector!, label)!);
-    const unscoredByLexical = fused.map(({ label }) => label).filter((label) => !relevance.has(label));
-    for (const hit of lexical.scoreChunks(terms, unscoredByLexical)) relevance.set(hit.label, hit.relevance);
-    return fused.map(({ label, score }) => ({
-        chunk: store.getChunk(label)!,
-        score,
-        scores: { dense: dense.get(label)!, lexical: relevance.get(label)!, fused: score },
-    }));
+    // A chunk removed by a commit between the searches and this read is left out.
+    const chunks = await knowledgeBase.getChunks(ranked.map((item) => item.label));
+    return ranked.flatMap(({ label, score, scores }) => {
+        const chunk = chunks.get(label);
+        return chunk != null ? [{ chunk, score, scores }] : [];
+    });
 }
 
 function requireVector(query: RetrievalQuery): readonly number[] {

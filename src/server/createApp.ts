@@ -3,7 +3,7 @@ import express, { type Express } from "express";
 import helmet from "helmet";
 import { packageRoot } from "../packageRoot.js";
 import { errorHandler, sendError } from "./httpErrors.js";
-import type { KnowledgeBaseService } from "./knowledgeBaseService.js";
+import type { KnowledgeBaseService } from "../service/knowledgeBaseService.js";
 import { openApiDocument } from "./openApiDocument.js";
 import { clientRateLimit } from "./rateLimits.js";
 import type { KeyStore } from "../keys/keyStore.js";

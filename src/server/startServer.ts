@@ -3,7 +3,6 @@ import type { Config } from "../config/schema.js";
 import { ListenError } from "../errors.js";
 import { Yizhi } from "../yizhi.js";
 import { createApp, type Readiness } from "./createApp.js";
-import { KnowledgeBaseService } from "./knowledgeBaseService.js";
 import { allowedHostNames } from "./sameOrigin.js";
 import { KeyStore } from "../keys/keyStore.js";
 
@@ -36,7 +35,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const listenHost = options.host ?? config.host;
     const allowedHosts = allowedHostNames(listenHost, config.allowedHosts);
     const app = createApp({
-        service: new KnowledgeBaseService(yizhi),
+        service: yizhi.knowledgeBases,
         keys: KeyStore.of(config.dataDir),
         readiness,
         maxUploadBytes: config.maxUploadBytes,

@@ -34,7 +34,7 @@ export function registerAskCommand(program: Command): void {
             const yizhi = new Yizhi(config);
             try {
                 const streaming = flags.json !== true;
-                const result = await yizhi.ask(flags.kb, {
+                const result = await yizhi.knowledgeBases.ask(flags.kb, {
                     question,
                     ...(streaming ? { onTextChunk: (text: string) => process.stdout.write(text) } : {}),
                 });

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import cliProgress from "cli-progress";
 import { Option, type Command } from "commander";
-import { buildEvalIndex, evaluateRetrieval, RECALL_RANKS, type EvalProgress, type EvalReport } from "../../evaluation/evaluateRetrieval.js";
+import { buildEvalIndex, evaluateRetrieval, RECALL_RANKS, type EvalIndex, type EvalProgress, type EvalReport } from "../../evaluation/evaluateRetrieval.js";
 import { guessEvalFormat, readEvalFile, type EvalFormat } from "../../evaluation/readEvalFile.js";
 import { retrievalModes, type RetrievalMode } from "../../retrieval/retrieveChunks.js";
 import { Yizhi } from "../../yizhi.js";
@@ -42,8 +42,9 @@ export function registerEvalCommand(program: Command): void {
             const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "yizhi-eval-"));
             const yizhi = new Yizhi({ ...loaded.config, dataDir });
             const progress = process.stderr.isTTY ? createEvalProgressBar() : undefined;
+            let index: EvalIndex | undefined;
             try {
-                const index = await buildEvalIndex(yizhi, "eval", set, progress?.update);
+                index = await buildEvalIndex(yizhi, "eval", set, progress?.update);
                 const reports: EvalReport[] = [];
                 for (const mode of modes) {
                     reports.push(await evaluateRetrieval(yizhi, index, set, {
@@ -55,6 +56,7 @@ export function registerEvalCommand(program: Command): void {
                 else process.stdout.write(formatTable(reports));
             } finally {
                 progress?.stop();
+                await index?.knowledgeBase.close();
                 await yizhi.dispose();
                 await fs.rm(dataDir, { recursive: true, force: true });
             }

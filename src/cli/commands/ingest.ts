@@ -27,7 +27,7 @@ export function registerIngestCommand(program: Command): void {
             const yizhi = new Yizhi(config);
             const bar = flags.json !== true && process.stderr.isTTY ? createIngestProgressBar() : undefined;
             try {
-                const report = await yizhi.ingest(flags.kb, paths, { prune: flags.prune === true, ...(bar != null ? { onProgress: bar.update } : {}) });
+                const report = await yizhi.knowledgeBases.ingest(flags.kb, paths, { prune: flags.prune === true, ...(bar != null ? { onProgress: bar.update } : {}) });
                 bar?.stop();
                 if (flags.json === true) {
                     const files = report.files.map(({ path: file, status, chunks, reason }) => ({ path: file, status, chunks, ...(reason != null ? { reason } : {}) }));

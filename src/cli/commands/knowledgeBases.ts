@@ -1,14 +1,13 @@
-import path from "node:path";
 import readline from "node:readline/promises";
 import type { Command } from "commander";
-import { DocumentNotFoundError } from "../../errors.js";
-import { displayNameOf, KnowledgeBase, summarizeDocument, type DocumentRecord } from "../../store/knowledgeBase.js";
+import type { KnowledgeBaseService } from "../../service/knowledgeBaseService.js";
+import { summarizeDocument } from "../../store/records.js";
 import { Yizhi } from "../../yizhi.js";
 import { configFromCommand } from "../globalOptions.js";
 import { CliExit, printJson } from "../output.js";
 
 export function registerKnowledgeBaseCommands(program: Command): void {
-    const kb = program.command("kb").description("list, repair and delete knowledge bases");
+    const kb = program.command("kb").description("list, repair, compact and delete knowledge bases");
 
     kb.command("list")
         .description("list the knowledge bases with their document and chunk counts")
@@ -25,15 +24,24 @@ export function registerKnowledgeBaseCommands(program: Command): void {
         });
 
     kb.command("repair")
-        .description("roll a damaged knowledge base back to its last whole commit")
+        .description("make a damaged knowledge base whole again from what it holds")
         .argument("<name>", "knowledge base")
         .action(async (name: string, _flags: object, command: Command) => {
             const yizhi = new Yizhi(configFromCommand(command).config);
-            const { from, to } = await yizhi.knowledgeBases.repair(name);
-            const { documents } = await KnowledgeBase.readCommitted(name, yizhi.knowledgeBases.dirOf(name));
-            process.stdout.write(from === to
-                ? `Knowledge base "${name}" is whole: nothing to repair (${documents.length} documents).\n`
-                : `Rolled knowledge base "${name}" back to its last whole commit (generation ${to}${from != null ? `, from ${from}` : ""}): ${documents.length} documents. Ingest what was added since then again.\n`);
+            const { repaired, documents } = await yizhi.knowledgeBases.repair(name);
+            process.stdout.write(repaired.length === 0
+                ? `Knowledge base "${name}" is whole: nothing to repair (${documents} documents).\n`
+                : `Repaired knowledge base "${name}": ${repaired.join("; ")}. It holds ${documents} documents; ingest what is missing again.\n`);
+        });
+
+    kb.command("compact")
+        .description("save the vector graph anew, so that opening the knowledge base replays nothing")
+        .argument("<name>", "knowledge base")
+        .action(async (name: string, _flags: object, command: Command) => {
+            const yizhi = new Yizhi(configFromCommand(command).config);
+            const { chunks, bytesBefore, bytesAfter } = await yizhi.knowledgeBases.compact(name);
+            const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+            process.stdout.write(`Compacted knowledge base "${name}": ${chunks} chunks, ${mb(bytesBefore)} MB → ${mb(bytesAfter)} MB.\n`);
         });
 
     kb.command("delete")
@@ -42,14 +50,18 @@ export function registerKnowledgeBaseCommands(program: Command): void {
         .option("-y, --yes", "delete without asking (needed when not run from a terminal)")
         .action(async (name: string, flags: { yes?: boolean }, command: Command) => {
             const yizhi = new Yizhi(configFromCommand(command).config);
-            await yizhi.knowledgeBases.assertExists(name);
-            if (flags.yes !== true) {
-                const { documents } = await KnowledgeBase.readCommitted(name, yizhi.knowledgeBases.dirOf(name));
-                const what = `knowledge base "${name}" and its ${documents.length} documents`;
-                if (!process.stdin.isTTY) throw new CliExit(1, `Not deleting ${what} without confirmation: add --yes.`);
-                if (!await confirm(`Delete ${what}? This cannot be undone. [y/N] `)) throw new CliExit(1, "Nothing was deleted.");
+            try {
+                await yizhi.knowledgeBases.assertExists(name);
+                if (flags.yes !== true) {
+                    const documents = await yizhi.knowledgeBases.documents(name);
+                    const what = `knowledge base "${name}" and its ${documents.length} documents`;
+                    if (!process.stdin.isTTY) throw new CliExit(1, `Not deleting ${what} without confirmation: add --yes.`);
+                    if (!await confirm(`Delete ${what}? This cannot be undone. [y/N] `)) throw new CliExit(1, "Nothing was deleted.");
+                }
+                await yizhi.knowledgeBases.remove(name);
+            } finally {
+                await yizhi.knowledgeBases.dispose();
             }
-            await yizhi.knowledgeBases.delete(name);
             process.stdout.write(`Deleted knowledge base "${name}".\n`);
         });
 
@@ -60,8 +72,7 @@ export function registerKnowledgeBaseCommands(program: Command): void {
         .requiredOption("--kb <name>", "knowledge base")
         .option("--json", "print as JSON")
         .action(async (flags: { kb: string; json?: boolean }, command: Command) => {
-            const { documents } = await readCommitted(command, flags.kb);
-            const rows = documents.map(summarizeDocument);
+            const rows = (await withService(command, (service) => service.documents(flags.kb))).map(summarizeDocument);
             if (flags.json === true) return printJson(rows);
             for (const row of rows) process.stdout.write(`${row.id}\t${row.chunks} chunks\t${row.source}\n`);
         });
@@ -72,11 +83,13 @@ export function registerKnowledgeBaseCommands(program: Command): void {
         .requiredOption("--kb <name>", "knowledge base")
         .option("--json", "print as JSON")
         .action(async (given: string, flags: { kb: string; json?: boolean }, command: Command) => {
-            const { documents, chunks } = await readCommitted(command, flags.kb);
-            const document = findDocument(flags.kb, documents, given);
-            const byLabel = new Map(chunks.map((chunk) => [chunk.label, chunk]));
-            const ordered = document.labels.map((label) => byLabel.get(label)).filter((chunk) => chunk != null)
-                .map(({ index, text, page, headingPath }) => ({ index, text, ...(page != null ? { page } : {}), ...(headingPath != null ? { headingPath } : {}) }));
+            const { document, chunks } = await withService(command, async (service) => {
+                const found = await service.findDocument(flags.kb, given);
+                return { document: found, chunks: await service.chunksOf(flags.kb, found) };
+            });
+            const ordered = chunks.map(({ index, text, page, headingPath }) => ({
+                index, text, ...(page != null ? { page } : {}), ...(headingPath != null ? { headingPath } : {}),
+            }));
             if (flags.json === true) return printJson({ id: document.id, source: document.source, hash: document.hash, chunks: ordered });
             process.stdout.write(`${document.source}\n`);
             for (const chunk of ordered) process.stdout.write(`\n--- chunk ${chunk.index}${chunk.page != null ? `, p. ${chunk.page}` : ""}\n${chunk.text}\n`);
@@ -87,39 +100,19 @@ export function registerKnowledgeBaseCommands(program: Command): void {
         .argument("<document>", "its id (from docs list), a unique start of it, or its file name")
         .requiredOption("--kb <name>", "knowledge base")
         .action(async (given: string, flags: { kb: string }, command: Command) => {
-            const yizhi = new Yizhi(configFromCommand(command).config);
-            const knowledgeBase = await yizhi.openKnowledgeBase(flags.kb, "write");
-            try {
-                const document = findDocument(flags.kb, knowledgeBase.documents(), given);
-                knowledgeBase.removeDocument(document.id);
-                await knowledgeBase.commit();
-                process.stdout.write(`Deleted ${document.source} (${document.labels.length} chunks).\n`);
-            } finally {
-                await knowledgeBase.close();
-            }
+            const document = await withService(command, async (service) => service.deleteDocument(flags.kb, (await service.findDocument(flags.kb, given)).id));
+            process.stdout.write(`Deleted ${document.source} (${document.labels.length} chunks).\n`);
         });
 }
 
-/**
- * The one document `given` names: its id, a unique start of its id, or its file name (the name it
- * is shown by, or the last part of its source). Throws when none does, or when several do.
- */
-function findDocument(kb: string, documents: readonly DocumentRecord[], given: string): DocumentRecord {
-    const exact = documents.find((document) => document.id === given);
-    if (exact != null) return exact;
-    const byPrefix = /^[0-9a-f]+$/.test(given) ? documents.filter((document) => document.id.startsWith(given)) : [];
-    const byName = documents.filter((document) => displayNameOf(document) === given || path.basename(document.source) === given);
-    const matches = byPrefix.length > 0 ? byPrefix : byName;
-    if (matches.length === 1) return matches[0]!;
-    if (matches.length === 0) throw new DocumentNotFoundError(kb, given);
-    throw new CliExit(1, `"${given}" names ${matches.length} documents of "${kb}": ${matches.map((document) => `${document.id} (${document.source})`).join(", ")}. Give more of the id.`);
-}
-
-async function readCommitted(command: Command, kbName: string): ReturnType<typeof KnowledgeBase.readCommitted> {
+/** Runs `job` with the service of the command's configuration, and closes what it opened. */
+async function withService<T>(command: Command, job: (service: KnowledgeBaseService) => Promise<T>): Promise<T> {
     const yizhi = new Yizhi(configFromCommand(command).config);
-    const { knowledgeBases } = yizhi;
-    await knowledgeBases.assertExists(kbName);
-    return KnowledgeBase.readCommitted(kbName, knowledgeBases.dirOf(kbName));
+    try {
+        return await job(yizhi.knowledgeBases);
+    } finally {
+        await yizhi.knowledgeBases.dispose();
+    }
 }
 
 /** Asks a yes/no question on the terminal; only "y" or "yes" is a yes. */

@@ -5,7 +5,7 @@ import type { AnswerResult, AnswerSource } from "../../answer/answerQuestion.js"
 import { abortOnDisconnect, openEventStream } from "../eventStream.js";
 import { authorize } from "../authenticate.js";
 import { describeError } from "../httpErrors.js";
-import type { KnowledgeBaseService } from "../knowledgeBaseService.js";
+import type { KnowledgeBaseService } from "../../service/knowledgeBaseService.js";
 import { parseBody } from "../parseBody.js";
 
 const chatTurnSchema = z.object({ role: z.enum(["user", "assistant"]), content: z.string().max(20_000) });

@@ -4,7 +4,8 @@ import { z } from "zod";
 import { can } from "../../keys/principal.js";
 import { authorize, principalOf } from "../authenticate.js";
 import { HttpError } from "../httpErrors.js";
-import type { KnowledgeBaseService, UploadedFile } from "../knowledgeBaseService.js";
+import { summarizeDocument } from "../../store/records.js";
+import type { KnowledgeBaseService, UploadedFile } from "../../service/knowledgeBaseService.js";
 import { parseBody } from "../parseBody.js";
 import { safeFileName } from "../safeFileName.js";
 import { boundedMemoryStorage } from "../boundedMemoryStorage.js";
@@ -49,7 +50,9 @@ export function knowledgeBaseRoutes(service: KnowledgeBaseService, options: Know
 
     router.get("/kbs/:kb/documents", async (req, res) => {
         authorize(res, "read", req.params.kb);
-        res.json({ documents: await service.documents(req.params.kb) });
+        // Each document's `source` is its name to show: a client never sees the server's folders.
+        const documents = (await service.documents(req.params.kb)).map(summarizeDocument);
+        res.json({ documents: documents.map((summary) => ({ ...summary, source: summary.name })) });
     });
 
     // Checked before the upload is read: a key that may not write makes the server hold nothing.

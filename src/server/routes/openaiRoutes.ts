@@ -6,7 +6,7 @@ import { abortOnDisconnect, openEventStream } from "../eventStream.js";
 import { can } from "../../keys/principal.js";
 import { authorize, principalOf } from "../authenticate.js";
 import { describeError, HttpError } from "../httpErrors.js";
-import type { KnowledgeBaseService } from "../knowledgeBaseService.js";
+import type { KnowledgeBaseService } from "../../service/knowledgeBaseService.js";
 import { parseBody } from "../parseBody.js";
 import { withNames } from "./askRoutes.js";
 
@@ -98,7 +98,9 @@ export function openaiRoutes(service: KnowledgeBaseService): Router {
                 question,
                 history,
                 signal,
-                onSources: (found) => (sources = withNames(found)),
+                onSources: (found) => {
+                    sources = withNames(found);
+                },
                 onTextChunk: (text) => chunk({ content: text }),
             });
             chunk({}, { sources, refused: result.refused }, "stop");

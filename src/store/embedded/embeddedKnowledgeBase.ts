@@ -1,0 +1,298 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { Language } from "../../answer/language.js";
+import { InsufficientStorageError, isDiskFull, KnowledgeBaseClosedError, KnowledgeBaseLockLostError, KnowledgeBaseNotFoundError, YizhiError } from "../../errors.js";
+import { Bm25Query, termCounts, type LexicalHit } from "../../retrieval/bm25.js";
+import { tokenize } from "../../retrieval/tokenize.js";
+import type { ChunkRecord, DocumentChanges, DocumentRecord, NewChunk } from "../records.js";
+import type { KnowledgeBaseReader, KnowledgeBaseWriter, PromptOverride, ScoredLabel } from "../storage.js";
+import type { HnswParams } from "../vectorGraph.js";
+import type { WriteLock } from "../writeLock.js";
+import { compactGraph, compactionIsWorthwhile } from "./compaction.js";
+import { SyncedGraph } from "./graphSync.js";
+import { LmdbStore, STORE_FILE, type ChunkToStore, type DocumentChange } from "./lmdbStore.js";
+
+export interface EmbeddedOptions {
+    kb: string;
+    dir: string;
+    dimension: number;
+    hnsw: HnswParams;
+}
+
+/**
+ * Reads a knowledge base of the embedded backend. Every call first catches up with the commits since
+ * the last one; a knowledge base deleted and created again under the same name is opened afresh.
+ */
+export class EmbeddedReader implements KnowledgeBaseReader {
+    private closed = false;
+
+    private constructor(
+        private store: LmdbStore,
+        private graph: SyncedGraph,
+        /** The store file's inode: another one means the knowledge base was created again. */
+        private storeFile: number,
+        private readonly options: EmbeddedOptions,
+    ) {}
+
+    public static async open(options: EmbeddedOptions): Promise<EmbeddedReader> {
+        const { store, graph, storeFile } = await openStore(options);
+        return new EmbeddedReader(store, graph, storeFile, options);
+    }
+
+    public get name(): string {
+        return this.options.kb;
+    }
+
+    public async documents(): Promise<DocumentRecord[]> {
+        return (await this.fresh()).allDocuments();
+    }
+
+    public async getDocument(id: string): Promise<DocumentRecord | undefined> {
+        return (await this.fresh()).getDocument(id);
+    }
+
+    public async getChunks(labels: readonly number[]): Promise<Map<number, ChunkRecord>> {
+        const store = await this.fresh();
+        const chunks = new Map<number, ChunkRecord>();
+        for (const label of labels) {
+            const chunk = store.getChunk(label);
+            if (chunk != null) chunks.set(label, chunk);
+        }
+        return chunks;
+    }
+
+    public async denseSearch(vector: readonly number[], k: number): Promise<ScoredLabel[]> {
+        await this.fresh();
+        return (await this.graph.current()).search(vector, k);
+    }
+
+    public async denseScores(vector: readonly number[], labels: readonly number[]): Promise<Map<number, number>> {
+        await this.fresh();
+        const graph = await this.graph.current();
+        const scores = new Map<number, number>();
+        for (const label of labels) {
+            const score = graph.similarity(vector, label);
+            if (score != null) scores.set(label, score);
+        }
+        return scores;
+    }
+
+    public async lexicalSearch(terms: readonly string[], k: number): Promise<LexicalHit[]> {
+        const store = await this.fresh();
+        return queryOf(store, terms).search((term) => store.postings.scan(term), k);
+    }
+
+    public async lexicalScores(terms: readonly string[], labels: readonly number[]): Promise<Map<number, LexicalHit>> {
+        const store = await this.fresh();
+        const query = queryOf(store, terms);
+        const hits = new Map<number, LexicalHit>();
+        for (const label of labels) {
+            if (store.getChunk(label) == null) continue;
+            let score = 0;
+            for (const { term, idf } of query.terms) {
+                const entry = store.postings.find(term, label);
+                if (entry != null) score += query.termScore(idf, entry.count, entry.length);
+            }
+            hits.set(label, query.hit(label, score));
+        }
+        return hits;
+    }
+
+    public async promptTemplate(language: Language): Promise<PromptOverride | undefined> {
+        await this.fresh();
+        const file = path.join(this.options.dir, "prompts", `${language}.txt`);
+        try {
+            return { text: await fs.readFile(file, "utf8"), origin: file };
+        } catch (error) {
+            if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+            throw error;
+        }
+    }
+
+    public async close(): Promise<void> {
+        if (this.closed) return;
+        this.closed = true;
+        await this.store.close();
+    }
+
+    public async [Symbol.asyncDispose](): Promise<void> {
+        await this.close();
+    }
+
+    /** The store to read, reopened when the knowledge base was created again since. */
+    private async fresh(): Promise<LmdbStore> {
+        if (this.closed) throw new KnowledgeBaseClosedError(this.options.kb);
+        const storeFile = await inodeOf(this.options);
+        if (storeFile !== this.storeFile) {
+            const reopened = await openStore(this.options);
+            await this.store.close();
+            ({ store: this.store, graph: this.graph, storeFile: this.storeFile } = reopened);
+        }
+        return this.store;
+    }
+}
+
+/**
+ * Whether an LMDB commit failed writing its pages. LMDB reports a short write, which is what a full
+ * disk gives, as EIO (5), the same as a failing disk.
+ */
+function isLmdbWriteError(error: unknown): boolean {
+    return (error as { code?: unknown } | undefined)?.code === 5;
+}
+
+/** Whether the file system of `dir` has less room left than a commit of about `bytes` needs (with LMDB's copy-on-write pages, generously). */
+async function lacksRoomFor(dir: string, bytes: number): Promise<boolean> {
+    const { bavail, bsize } = await fs.statfs(dir);
+    return bavail * bsize < Math.max(1 << 20, 4 * bytes);
+}
+
+function queryOf(store: LmdbStore, terms: readonly string[]): Bm25Query {
+    const state = store.state();
+    return new Bm25Query(terms, { chunks: state.chunks, totalLength: state.totalLength }, (term) => store.postings.documentFrequency(term));
+}
+
+async function inodeOf(options: EmbeddedOptions): Promise<number> {
+    try {
+        return (await fs.stat(path.join(options.dir, STORE_FILE))).ino;
+    } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new KnowledgeBaseNotFoundError(options.kb, { dataDir: path.dirname(options.dir), existing: [] });
+        throw error;
+    }
+}
+
+async function openStore(options: EmbeddedOptions): Promise<{ store: LmdbStore; graph: SyncedGraph; storeFile: number }> {
+    const storeFile = await inodeOf(options);
+    const store = LmdbStore.open(options.kb, options.dir);
+    try {
+        return { store, graph: await SyncedGraph.open(store, options), storeFile };
+    } catch (error) {
+        await store.close();
+        throw error;
+    }
+}
+
+/**
+ * The one writer of a knowledge base of the embedded backend. Changes wait in memory until
+ * `commit()` writes them in one LMDB transaction; closing saves the vector graph when enough has
+ * changed since it was last saved (see `compactionIsWorthwhile`), then gives up the write lock.
+ */
+export class EmbeddedWriter implements KnowledgeBaseWriter {
+    private readonly pending = new Map<string, DocumentChange>();
+    /** About what committing `pending` writes, to tell a full disk from a failing one. */
+    private pendingBytes = 0;
+    private closed = false;
+
+    public constructor(
+        private readonly store: LmdbStore,
+        private readonly lock: WriteLock,
+        private readonly options: EmbeddedOptions,
+        private version = store.state().version,
+        private labelsIssued = store.state().labelsIssued,
+    ) {}
+
+    public get name(): string {
+        return this.options.kb;
+    }
+
+    public async documents(): Promise<DocumentRecord[]> {
+        this.assertOpen();
+        const documents = this.store.allDocuments().filter((document) => !this.pending.has(document.id));
+        for (const change of this.pending.values()) if (change.kind !== "remove") documents.push(change.record);
+        return documents;
+    }
+
+    public async getDocument(id: string): Promise<DocumentRecord | undefined> {
+        this.assertOpen();
+        const change = this.pending.get(id);
+        if (change != null) return change.kind === "remove" ? undefined : change.record;
+        return this.store.getDocument(id);
+    }
+
+    public async findByHash(hash: string): Promise<DocumentRecord | undefined> {
+        this.assertOpen();
+        for (const change of this.pending.values()) if (change.kind !== "remove" && change.record.hash === hash) return change.record;
+        const id = this.store.documentIdWithHash(hash);
+        return id != null && !this.pending.has(id) ? this.store.getDocument(id) : undefined;
+    }
+
+    public async putDocument(document: Omit<DocumentRecord, "labels">, chunks: readonly NewChunk[], vectors: readonly (readonly number[])[]): Promise<DocumentRecord> {
+        this.assertWritable();
+        if (vectors.length !== chunks.length) throw new RangeError(`${vectors.length} vectors for ${chunks.length} chunks`);
+        const wrong = vectors.find((vector) => vector.length !== this.options.dimension);
+        if (wrong != null) throw new YizhiError("embedder_mismatch", `A ${wrong.length}-dim vector cannot go into knowledge base "${this.name}", whose vectors are ${this.options.dimension}-dim.`);
+        const stored = chunks.map((chunk, i): ChunkToStore => {
+            const { counts, length } = termCounts(tokenize(chunk.text));
+            return { chunk: { ...chunk, label: this.labelsIssued++, documentId: document.id, source: document.source }, vector: vectors[i]!, counts, length };
+        });
+        const record: DocumentRecord = { ...document, labels: stored.map((item) => item.chunk.label) };
+        this.pending.set(document.id, { kind: "put", record, chunks: stored });
+        for (const { chunk, counts } of stored) this.pendingBytes += Buffer.byteLength(chunk.text) + 4 * this.options.dimension + 16 * counts.size + 256;
+        return record;
+    }
+
+    public async updateDocument(id: string, changes: DocumentChanges): Promise<void> {
+        this.assertWritable();
+        const change = this.pending.get(id);
+        if (change?.kind === "put") {
+            this.pending.set(id, { ...change, record: { ...change.record, ...changes } });
+            return;
+        }
+        const current = await this.getDocument(id);
+        if (current != null) this.pending.set(id, { kind: "update", record: { ...current, ...changes } });
+    }
+
+    public async removeDocument(id: string): Promise<boolean> {
+        this.assertWritable();
+        if (await this.getDocument(id) == null) return false;
+        this.pending.set(id, { kind: "remove" });
+        return true;
+    }
+
+    public async commit(): Promise<void> {
+        this.assertWritable();
+        if (this.pending.size === 0) return;
+        await this.lock.assertHeld();
+        try {
+            this.version = this.store.commit(this.name, this.version, this.labelsIssued, this.pending).version;
+        } catch (error) {
+            if (isDiskFull(error) || (isLmdbWriteError(error) && await lacksRoomFor(this.options.dir, this.pendingBytes))) {
+                throw new InsufficientStorageError(this.name, { cause: error });
+            }
+            throw error;
+        }
+        this.pending.clear();
+        this.pendingBytes = 0;
+    }
+
+    /**
+     * Drops what was not committed, saves the vector graph when worthwhile, and releases the write
+     * lock. The graph is only a faster start for the next reader: when it cannot be saved (a full
+     * disk), every commit is kept all the same and the next writer tries again.
+     */
+    public async close(): Promise<void> {
+        if (this.closed) return;
+        this.closed = true;
+        this.pending.clear();
+        try {
+            if (this.lock.compromised == null && compactionIsWorthwhile(this.store.state())) {
+                await compactGraph(this.store, this.lock, this.options).catch(() => undefined);
+            }
+        } finally {
+            await this.lock.release();
+            await this.store.close();
+        }
+    }
+
+    public async [Symbol.asyncDispose](): Promise<void> {
+        await this.close();
+    }
+
+    private assertOpen(): void {
+        if (this.closed) throw new KnowledgeBaseClosedError(this.name);
+    }
+
+    private assertWritable(): void {
+        this.assertOpen();
+        if (this.lock.compromised != null) throw new KnowledgeBaseLockLostError(this.name, this.lock.compromised.message);
+    }
+}

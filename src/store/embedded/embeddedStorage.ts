@@ -1,0 +1,281 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { CorruptKnowledgeBaseError, EmbedderMismatchError, KnowledgeBaseExistsError, KnowledgeBaseNameError, KnowledgeBaseNotFoundError } from "../../errors.js";
+import type { EmbedderIdentity } from "../../models/llamaEmbeddings.js";
+import { writeFileAtomic } from "../durableFiles.js";
+import { validateKbName, kbNamePattern } from "../knowledgeBaseName.js";
+import type {
+    CompactReport, KnowledgeBaseReader, KnowledgeBaseSummary, KnowledgeBaseWriter, LockWaitOptions, OpenWriterOptions, RepairReport, Storage,
+} from "../storage.js";
+import type { HnswParams } from "../vectorGraph.js";
+import { acquireWriteLock, type WriteLock } from "../writeLock.js";
+import { compactGraph, removeUnusedGraphs } from "./compaction.js";
+import { EmbeddedReader, EmbeddedWriter, type EmbeddedOptions } from "./embeddedKnowledgeBase.js";
+import { assertSavedGraph } from "./graphSync.js";
+import { isLegacy, legacyCounts, migrateLegacy, repairLegacy } from "./legacyFormat.js";
+import { LmdbStore, STORE_FILE } from "./lmdbStore.js";
+
+const MANIFEST = "kb.json";
+const DEFAULT_LOCK_WAIT_MS = 10_000;
+
+/** What `kb.json` says of a knowledge base: written once, when it is created. */
+export interface KnowledgeBaseManifest {
+    formatVersion: 1;
+    name: string;
+    createdAt: string;
+    embedder: EmbedderIdentity;
+    hnsw: { m: number; efConstruction: number };
+}
+
+export interface EmbeddedStorageOptions {
+    /** The folder holding one folder per knowledge base. */
+    dataDir: string;
+    /** The graph parameters of new knowledge bases (`m`, `efConstruction`) and of every search (`efSearch`). */
+    hnsw: HnswParams;
+}
+
+/**
+ * The default backend: each knowledge base is a folder under the data directory, holding `kb.json`,
+ * an LMDB store (documents, chunks, vectors, BM25 postings, a log of removals) and the last saved
+ * HNSW graph. A commit writes only what changed; the graph is saved again when enough has changed
+ * (see `compactionIsWorthwhile`) and by `compact`. One writer per knowledge base, by a lock file.
+ */
+export class EmbeddedStorage implements Storage {
+    public constructor(private readonly options: EmbeddedStorageOptions) {}
+
+    public get location(): string {
+        return this.options.dataDir;
+    }
+
+    /** The folder of a knowledge base, always inside the data directory. */
+    public dirOf(name: string): string {
+        const dir = path.resolve(this.options.dataDir, validateKbName(name));
+        if (path.dirname(dir) !== path.resolve(this.options.dataDir)) throw new KnowledgeBaseNameError(`"${name}" is not a valid knowledge-base name.`);
+        return dir;
+    }
+
+    public async exists(name: string): Promise<boolean> {
+        return fs.access(path.join(this.dirOf(name), MANIFEST)).then(() => true, () => false);
+    }
+
+    public async assertExists(name: string): Promise<void> {
+        if (await this.exists(name)) return;
+        const existing = (await this.list()).map((summary) => summary.name);
+        throw new KnowledgeBaseNotFoundError(name, { dataDir: this.options.dataDir, existing });
+    }
+
+    public async list(): Promise<KnowledgeBaseSummary[]> {
+        let entries: string[];
+        try {
+            entries = await fs.readdir(this.options.dataDir);
+        } catch (error) {
+            if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+            throw error;
+        }
+        const summaries: KnowledgeBaseSummary[] = [];
+        for (const entry of entries.sort()) {
+            if (!kbNamePattern.test(entry)) continue;
+            const dir = path.join(this.options.dataDir, entry);
+            let manifest: KnowledgeBaseManifest;
+            try {
+                manifest = JSON.parse(await fs.readFile(path.join(dir, MANIFEST), "utf8")) as KnowledgeBaseManifest;
+            } catch (error) {
+                // A folder without kb.json is not a knowledge base; one whose kb.json is damaged is, and is listed so.
+                const code = (error as NodeJS.ErrnoException).code;
+                if (code === "ENOENT" || code === "ENOTDIR") continue;
+                summaries.push({ name: entry, createdAt: "", embedder: "", documents: 0, chunks: 0, problem: `Its ${MANIFEST} cannot be read: ${(error as Error).message}` });
+                continue;
+            }
+            const summary = { name: entry, createdAt: manifest.createdAt, embedder: manifest.embedder?.id ?? "" };
+            try {
+                summaries.push({ ...summary, ...await countsOf(entry, dir) });
+            } catch (error) {
+                summaries.push({ ...summary, documents: 0, chunks: 0, problem: (error as Error).message });
+            }
+        }
+        return summaries;
+    }
+
+    public async create(name: string, embedder: EmbedderIdentity): Promise<void> {
+        if (await this.exists(name)) throw new KnowledgeBaseExistsError(name);
+        const writer = await this.openWriter(name, embedder, { create: true });
+        await writer.close();
+    }
+
+    /** Deletes a knowledge base and everything in it, once no other process is writing to it. */
+    public async delete(name: string, options: LockWaitOptions = {}): Promise<void> {
+        await this.assertExists(name);
+        const dir = this.dirOf(name);
+        const lock = await acquireWriteLock(dir, name, options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS);
+        // Renaming first makes the deletion atomic for readers: the name is gone at once.
+        const doomed = path.join(this.options.dataDir, `.deleting-${name}-${process.pid}`);
+        await fs.rename(dir, doomed);
+        await lock.release().catch(() => undefined);
+        await fs.rm(doomed, { recursive: true, force: true });
+    }
+
+    public async version(name: string): Promise<number> {
+        await this.assertExists(name);
+        const dir = this.dirOf(name);
+        if (await isLegacy(dir)) return (await legacyCounts(name, dir)).generation;
+        return withStore(name, dir, (store) => store.state().version);
+    }
+
+    public async openReader(name: string, embedder: EmbedderIdentity): Promise<KnowledgeBaseReader> {
+        await this.assertExists(name);
+        const dir = this.dirOf(name);
+        const options = this.embeddedOptions(name, dir, await readManifest(name, dir, embedder));
+        if (await isLegacy(dir)) await this.withLock(name, dir, {}, (lock) => this.migrate(name, dir, options, lock));
+        return EmbeddedReader.open(options);
+    }
+
+    public async openWriter(name: string, embedder: EmbedderIdentity, options: OpenWriterOptions = {}): Promise<KnowledgeBaseWriter> {
+        if (options.create !== true) await this.assertExists(name);
+        const dir = this.dirOf(name);
+        await fs.mkdir(dir, { recursive: true });
+        const lock = await acquireWriteLock(dir, name, options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS);
+        let store: LmdbStore | undefined;
+        try {
+            const manifest = await readManifest(name, dir, embedder).catch(async (error: unknown) => {
+                if (!(error instanceof KnowledgeBaseNotFoundError)) throw error;
+                return createManifest(name, dir, embedder, this.options.hnsw);
+            });
+            const embeddedOptions = this.embeddedOptions(name, dir, manifest);
+            await this.migrate(name, dir, embeddedOptions, lock);
+            store = LmdbStore.open(name, dir);
+            await removeUnusedGraphs(dir, store.state().checkpoint?.file);
+            return new EmbeddedWriter(store, lock, embeddedOptions);
+        } catch (error) {
+            await store?.close();
+            await lock.release();
+            throw error;
+        }
+    }
+
+    public async repair(name: string, options: LockWaitOptions = {}): Promise<RepairReport> {
+        await this.assertExists(name);
+        const dir = this.dirOf(name);
+        const manifest = await readManifest(name, dir);
+        const embeddedOptions = this.embeddedOptions(name, dir, manifest);
+        return this.withLock(name, dir, options, async (lock) => {
+            const repaired: string[] = [];
+            if (await isLegacy(dir)) {
+                const rolledBack = await repairLegacy(name, dir);
+                if (rolledBack != null) repaired.push(rolledBack);
+            }
+            await this.migrate(name, dir, embeddedOptions, lock);
+            return withStore(name, dir, async (store) => {
+                const { checkpoint } = store.state();
+                if (checkpoint != null) {
+                    const whole = await assertSavedGraph(path.join(dir, checkpoint.file), checkpoint.bytes).then(() => true, () => false);
+                    if (!whole) {
+                        store.forgetCheckpoint();
+                        await compactGraph(store, lock, embeddedOptions);
+                        repaired.push(`rebuilt the vector graph from the stored vectors (${checkpoint.file} was damaged)`);
+                    }
+                }
+                return { repaired, documents: store.state().documents };
+            });
+        });
+    }
+
+    public async compact(name: string, options: LockWaitOptions = {}): Promise<CompactReport> {
+        await this.assertExists(name);
+        const dir = this.dirOf(name);
+        const embeddedOptions = this.embeddedOptions(name, dir, await readManifest(name, dir));
+        return this.withLock(name, dir, options, async (lock) => {
+            await this.migrate(name, dir, embeddedOptions, lock);
+            const bytesBefore = await folderBytes(dir);
+            return withStore(name, dir, async (store) => {
+                const state = await compactGraph(store, lock, embeddedOptions);
+                return { chunks: state.chunks, bytesBefore, bytesAfter: await folderBytes(dir) };
+            });
+        });
+    }
+
+    private embeddedOptions(name: string, dir: string, manifest: KnowledgeBaseManifest): EmbeddedOptions {
+        const hnsw = { ...this.options.hnsw, m: manifest.hnsw.m, efConstruction: manifest.hnsw.efConstruction };
+        return { kb: name, dir, dimension: manifest.embedder.dimension, hnsw };
+    }
+
+    /** Moves a knowledge base of the old format into the store, under the write lock `lock`. */
+    private async migrate(name: string, dir: string, options: EmbeddedOptions, lock: WriteLock): Promise<void> {
+        if (!await isLegacy(dir)) return;
+        await withStore(name, dir, async (store) => {
+            await migrateLegacy(name, dir, store, options.dimension);
+            await lock.assertHeld();
+        });
+    }
+
+    private async withLock<T>(name: string, dir: string, options: LockWaitOptions, job: (lock: WriteLock) => Promise<T>): Promise<T> {
+        const lock = await acquireWriteLock(dir, name, options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS);
+        try {
+            return await job(lock);
+        } finally {
+            await lock.release();
+        }
+    }
+}
+
+async function withStore<T>(name: string, dir: string, job: (store: LmdbStore) => T | Promise<T>): Promise<T> {
+    const store = LmdbStore.open(name, dir);
+    try {
+        return await job(store);
+    } finally {
+        await store.close();
+    }
+}
+
+async function countsOf(name: string, dir: string): Promise<{ documents: number; chunks: number }> {
+    if (await isLegacy(dir)) return legacyCounts(name, dir);
+    if (!await fs.access(path.join(dir, STORE_FILE)).then(() => true, () => false)) return { documents: 0, chunks: 0 };
+    return withStore(name, dir, (store) => {
+        const { documents, chunks } = store.state();
+        return { documents, chunks };
+    });
+}
+
+/** Reads `kb.json`; with `embedder`, throws `EmbedderMismatchError` unless it is the one the knowledge base was built with. */
+async function readManifest(name: string, dir: string, embedder?: EmbedderIdentity): Promise<KnowledgeBaseManifest> {
+    let text: string;
+    try {
+        text = await fs.readFile(path.join(dir, MANIFEST), "utf8");
+    } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new KnowledgeBaseNotFoundError(name, { dataDir: path.dirname(dir), existing: [] });
+        throw error;
+    }
+    let manifest: KnowledgeBaseManifest;
+    try {
+        manifest = JSON.parse(text) as KnowledgeBaseManifest;
+    } catch (error) {
+        throw new CorruptKnowledgeBaseError(name, `${MANIFEST} is not valid JSON.`, { cause: error });
+    }
+    if (embedder != null && (manifest.embedder.id !== embedder.id || manifest.embedder.dimension !== embedder.dimension)) {
+        throw new EmbedderMismatchError(name, describeEmbedder(manifest.embedder), describeEmbedder(embedder));
+    }
+    return manifest;
+}
+
+async function createManifest(name: string, dir: string, embedder: EmbedderIdentity, hnsw: HnswParams): Promise<KnowledgeBaseManifest> {
+    const manifest: KnowledgeBaseManifest = {
+        formatVersion: 1,
+        name,
+        createdAt: new Date().toISOString(),
+        embedder,
+        hnsw: { m: hnsw.m, efConstruction: hnsw.efConstruction },
+    };
+    await writeFileAtomic(path.join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+    return manifest;
+}
+
+function describeEmbedder(embedder: EmbedderIdentity): string {
+    return `"${embedder.id}" (${embedder.dimension}-dim)`;
+}
+
+async function folderBytes(dir: string): Promise<number> {
+    let total = 0;
+    for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+        if (entry.isFile()) total += (await fs.stat(path.join(dir, entry.name))).size;
+    }
+    return total;
+}

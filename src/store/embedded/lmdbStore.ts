@@ -1,0 +1,282 @@
+import fs from "node:fs";
+import path from "node:path";
+import { open, type Database, type RootDatabase } from "lmdb";
+import { CorruptKnowledgeBaseError, KnowledgeBaseLockLostError } from "../../errors.js";
+import type { ChunkRecord, DocumentRecord } from "../records.js";
+import { PostingBlocks, type PostingEntry, type PostingsDatabase, type TermsDatabase } from "./postingBlocks.js";
+
+/** The file the store lives in, inside the knowledge base's folder (LMDB adds `store.mdb-lock` beside it). */
+export const STORE_FILE = "store.mdb";
+
+/** What a knowledge base holds as a whole, updated by every commit. */
+export interface StoreState {
+    formatVersion: 2;
+    /** Commits so far; 0 before the first. */
+    version: number;
+    /** The label the next chunk gets: labels are never handed out twice. */
+    labelsIssued: number;
+    documents: number;
+    chunks: number;
+    /** Sum of the chunks' lengths in terms, for BM25. */
+    totalLength: number;
+    /** The oldest commit whose removals the log still holds: a reader at an older version reloads the graph. */
+    logStart: number;
+    /** Chunks added or removed since the graph was last saved: what opening has to replay. */
+    sinceCheckpoint: number;
+    checkpoint?: GraphCheckpoint;
+}
+
+/** A saved HNSW graph: the state of the vectors at one version. */
+export interface GraphCheckpoint {
+    /** File name in the knowledge base's folder. */
+    file: string;
+    bytes: number;
+    version: number;
+    labelsIssued: number;
+    chunks: number;
+}
+
+/** A chunk as stored: its label is the key. */
+type StoredChunk = Omit<ChunkRecord, "label">;
+
+/** A chunk's terms (parallel arrays) and length, kept to take it out of the postings again. */
+interface StoredTerms {
+    terms: string[];
+    counts: number[];
+    length: number;
+}
+
+/** A chunk on its way in: its record, vector and terms. */
+export interface ChunkToStore {
+    chunk: ChunkRecord;
+    vector: readonly number[];
+    counts: ReadonlyMap<string, number>;
+    length: number;
+}
+
+/** One document's change in a commit: stored anew (with chunks, or only its details), or removed. */
+export type DocumentChange = { kind: "put"; record: DocumentRecord; chunks: readonly ChunkToStore[] } | { kind: "update"; record: DocumentRecord } | { kind: "remove" };
+
+const INITIAL_STATE: StoreState = {
+    formatVersion: 2, version: 0, labelsIssued: 0, documents: 0, chunks: 0, totalLength: 0, logStart: 1, sinceCheckpoint: 0,
+};
+
+/**
+ * A knowledge base's LMDB environment: documents, chunks, vectors, BM25 postings, and a log of the
+ * chunks each commit removed. LMDB commits are atomic and durable (copy-on-write pages, fsync at
+ * commit), so a crash at any moment leaves the last commit whole; readers in any process see the
+ * last commit without blocking the writer. Chunk texts stay on disk (memory-mapped) until asked for.
+ */
+export class LmdbStore {
+    private readonly meta: Database<StoreState, string>;
+    private readonly documents: Database<DocumentRecord, string>;
+    private readonly hashes: Database<string, string>;
+    private readonly chunks: Database<StoredChunk, number>;
+    private readonly chunkTerms: Database<StoredTerms, number>;
+    private readonly vectors: Database<Buffer, number>;
+    private readonly log: Database<number[], number>;
+    public readonly postings: PostingBlocks;
+
+    private constructor(private readonly root: RootDatabase) {
+        this.meta = root.openDB("meta", {});
+        this.documents = root.openDB("documents", {});
+        this.hashes = root.openDB("hashes", {});
+        this.chunks = root.openDB("chunks", { keyEncoding: "uint32" });
+        this.chunkTerms = root.openDB("chunkTerms", { keyEncoding: "uint32" });
+        this.vectors = root.openDB("vectors", { keyEncoding: "uint32", encoding: "binary" });
+        this.log = root.openDB("log", { keyEncoding: "uint32" });
+        this.postings = new PostingBlocks(
+            root.openDB("postings", { encoding: "binary" }) as PostingsDatabase,
+            root.openDB("terms", {}) as TermsDatabase,
+        );
+    }
+
+    /** Opens (or creates) the store of the knowledge base `kb` in `dir`. */
+    public static open(kb: string, dir: string): LmdbStore {
+        const file = path.join(dir, STORE_FILE);
+        assertLmdbFile(kb, file);
+        return new LmdbStore(open({ path: file, compression: false, maxDbs: 16 }));
+    }
+
+    public state(): StoreState {
+        return this.meta.get("state") ?? INITIAL_STATE;
+    }
+
+    /** Whether anything was ever committed (a store that does not exist yet reads as empty). */
+    public get initialized(): boolean {
+        return this.meta.get("state") != null;
+    }
+
+    public getDocument(id: string): DocumentRecord | undefined {
+        return this.documents.get(id);
+    }
+
+    public documentIdWithHash(hash: string): string | undefined {
+        return this.hashes.get(hash);
+    }
+
+    public allDocuments(): DocumentRecord[] {
+        return [...this.documents.getRange({})].map(({ value }) => value);
+    }
+
+    public getChunk(label: number): ChunkRecord | undefined {
+        const stored = this.chunks.get(label);
+        return stored != null ? { ...stored, label } : undefined;
+    }
+
+    public getVector(label: number): Float32Array | undefined {
+        const value = this.vectors.get(label);
+        return value != null ? decodeVector(value) : undefined;
+    }
+
+    /** The first `limit` stored vectors with a label in [from, to), in label order. */
+    public vectorsBetween(from: number, to: number, limit: number): [label: number, vector: Float32Array][] {
+        if (from >= to) return [];
+        return [...this.vectors.getRange({ start: from, end: to, limit })].map(({ key, value }) => [key, decodeVector(value)]);
+    }
+
+    /** The labels removed by the commits after `version` up to the current one. */
+    public removedSince(version: number, current: number): number[] {
+        const removed: number[] = [];
+        for (const { value } of this.log.getRange({ start: version + 1, end: current + 1 })) removed.push(...value);
+        return removed;
+    }
+
+    /**
+     * Writes one commit, atomically. Throws `KnowledgeBaseLockLostError`, writing nothing, unless
+     * the store is still at `expectedVersion`: another writer committed since this one opened.
+     */
+    public commit(kb: string, expectedVersion: number, labelsIssued: number, changes: ReadonlyMap<string, DocumentChange>): StoreState {
+        return this.root.transactionSync(() => {
+            const state = this.state();
+            if (state.version !== expectedVersion) {
+                throw new KnowledgeBaseLockLostError(kb, `version ${state.version} was committed by another writer since this one opened version ${expectedVersion}`);
+            }
+            const next: StoreState = { ...state, version: state.version + 1, labelsIssued };
+            const added = new Map<string, PostingEntry[]>();
+            const removedPostings = new Map<string, number[]>();
+            const removedLabels: number[] = [];
+            for (const [id, change] of changes) {
+                const previous = this.documents.get(id);
+                if (previous != null && change.kind !== "update") {
+                    for (const label of previous.labels) this.removeChunk(label, next, removedPostings);
+                    removedLabels.push(...previous.labels);
+                    if (this.hashes.get(previous.hash) === id) this.hashes.removeSync(previous.hash);
+                    next.documents--;
+                }
+                if (change.kind === "remove") {
+                    if (previous != null) this.documents.removeSync(id);
+                    continue;
+                }
+                if (change.kind === "update" && previous != null && previous.hash !== change.record.hash && this.hashes.get(previous.hash) === id) this.hashes.removeSync(previous.hash);
+                if (change.kind === "put") {
+                    for (const item of change.chunks) this.addChunk(item, next, added);
+                    next.documents++;
+                }
+                this.documents.putSync(id, change.record);
+                this.hashes.putSync(change.record.hash, id);
+            }
+            this.postings.apply(added, removedPostings);
+            next.sinceCheckpoint += removedLabels.length + (labelsIssued - state.labelsIssued);
+            this.log.putSync(next.version, removedLabels);
+            this.meta.putSync("state", next);
+            return next;
+        });
+    }
+
+    /**
+     * Records a saved graph as the one to open from, and forgets the log before the previous one:
+     * a reader further behind than that reloads the graph. Throws unless the store is at `checkpoint.version`.
+     */
+    public recordCheckpoint(kb: string, checkpoint: GraphCheckpoint): StoreState {
+        return this.root.transactionSync(() => {
+            const state = this.state();
+            if (state.version !== checkpoint.version) {
+                throw new KnowledgeBaseLockLostError(kb, `version ${state.version} was committed by another writer while the graph of version ${checkpoint.version} was being saved`);
+            }
+            const logStart = (state.checkpoint?.version ?? 0) + 1;
+            for (const { key } of this.log.getRange({ start: 0, end: logStart })) this.log.removeSync(key);
+            const next: StoreState = { ...state, checkpoint, logStart, sinceCheckpoint: 0 };
+            this.meta.putSync("state", next);
+            return next;
+        });
+    }
+
+    /** Forgets the saved graph (a damaged one): the next open builds it again from the vectors. */
+    public forgetCheckpoint(): void {
+        this.root.transactionSync(() => {
+            const { checkpoint: _forgotten, ...state } = this.state();
+            this.meta.putSync("state", { ...state, sinceCheckpoint: state.chunks });
+        });
+    }
+
+    public close(): Promise<void> {
+        return this.root.close();
+    }
+
+    private addChunk({ chunk, vector, counts, length }: ChunkToStore, state: StoreState, added: Map<string, PostingEntry[]>): void {
+        const { label, ...stored } = chunk;
+        this.chunks.putSync(label, stored);
+        this.vectors.putSync(label, encodeVector(vector));
+        this.chunkTerms.putSync(label, { terms: [...counts.keys()], counts: [...counts.values()], length });
+        for (const [term, count] of counts) {
+            let entries = added.get(term);
+            if (entries == null) added.set(term, entries = []);
+            entries.push({ label, count, length });
+        }
+        state.chunks++;
+        state.totalLength += length;
+    }
+
+    private removeChunk(label: number, state: StoreState, removed: Map<string, number[]>): void {
+        const terms = this.chunkTerms.get(label);
+        if (terms != null) {
+            for (const term of terms.terms) {
+                let labels = removed.get(term);
+                if (labels == null) removed.set(term, labels = []);
+                labels.push(label);
+            }
+            state.totalLength -= terms.length;
+        }
+        this.chunks.removeSync(label);
+        this.chunkTerms.removeSync(label);
+        this.vectors.removeSync(label);
+        state.chunks--;
+    }
+}
+
+/** Where LMDB's meta pages hold their magic number, and the number. */
+const MAGIC_AT = 24;
+const MDB_MAGIC = 0xbeefc0de;
+
+/**
+ * Throws `CorruptKnowledgeBaseError` unless `file` is missing (a new store) or starts with an LMDB
+ * meta page: LMDB trusts its file, and opening one that is something else crashes the process.
+ */
+function assertLmdbFile(kb: string, file: string): void {
+    let handle: number;
+    try {
+        handle = fs.openSync(file, "r");
+    } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw error;
+    }
+    try {
+        const header = Buffer.alloc(MAGIC_AT + 4);
+        const read = fs.readSync(handle, header, 0, header.length, 0);
+        if (read === header.length && header.readUInt32LE(MAGIC_AT) === MDB_MAGIC) return;
+    } finally {
+        fs.closeSync(handle);
+    }
+    throw new CorruptKnowledgeBaseError(kb, `its file ${STORE_FILE} is not an LMDB store. Restore it from a backup, or delete the knowledge base and ingest its documents again.`, { file: STORE_FILE });
+}
+
+function encodeVector(vector: readonly number[]): Buffer {
+    return Buffer.from(Float32Array.from(vector).buffer);
+}
+
+function decodeVector(value: Buffer): Float32Array {
+    return value.byteOffset % 4 === 0
+        ? new Float32Array(value.buffer, value.byteOffset, value.length / 4)
+        : new Float32Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.length));
+}
