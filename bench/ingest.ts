@@ -318,7 +318,7 @@ function throughputRow(result: CorpusResult, results: readonly CorpusResult[]): 
         percent(medianOf(runs, (run) => run.embeddingMs), totalMs),
         seconds(medianOf(runs, (run) => run.parseSplitMs)),
         String(first.truncated),
-        (1000 * totalMs / Math.max(1, first.chunks)).toFixed(2),
+        (totalMs / Math.max(1, first.chunks)).toFixed(2),
         perChunkRatio(result, results),
         `${(medianOf(runs, (run) => run.peakRssBytes) / 1e6).toFixed(0)} MB`,
     ];

@@ -4,7 +4,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startServer, type RunningServer } from "../src/server/startServer.js";
-import { makeTempDir } from "./helpers.js";
+import { makeTempDir, writerClosed } from "./helpers.js";
 import { runCli } from "./runCli.js";
 import { testConfig, testEnv } from "./testConfig.js";
 
@@ -72,6 +72,7 @@ describe("a disk that fills up", () => {
         assert.equal((await upload(documentsUrl, "first.txt", "第一份文件：存放在将要写满的磁盘上。")).status, 200);
         assert.equal((await upload(documentsUrl, "zeroth.txt", "更早的一份文件：它将被删除，腾出空间。")).status, 200);
         const kbDir = path.join(dataDir, "team");
+        await writerClosed(kbDir);
         const committedFiles = (await fs.readdir(kbDir)).sort();
         const listBefore = await (await fetch(documentsUrl)).json();
 
@@ -83,6 +84,7 @@ describe("a disk that fills up", () => {
         const { error } = await refused.json() as { error: { code: string; message: string } };
         assert.equal(error.code, "insufficient_storage");
         assert.match(error.message, /full.*Free some space/);
+        await writerClosed(kbDir);
         assert.deepEqual((await fs.readdir(kbDir)).sort(), committedFiles, "no half-written file or temporary file is left");
         assert.deepEqual(await (await fetch(documentsUrl)).json(), listBefore, "what was stored is unchanged");
 

@@ -2,15 +2,17 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { open } from "lmdb";
 import {
     CorruptKnowledgeBaseError, KnowledgeBaseBusyError, KnowledgeBaseLockLostError, KnowledgeBaseNameError, KnowledgeBaseNotFoundError,
 } from "../src/errors.js";
 import { EmbeddedStorage } from "../src/store/embedded/embeddedStorage.js";
 import { LmdbStore, type StoreState } from "../src/store/embedded/lmdbStore.js";
+import { tokenize, TOKENIZER_VERSION } from "../src/retrieval/tokenize.js";
 import { validateKbName } from "../src/store/knowledgeBaseName.js";
 import { acquireWriteLock } from "../src/store/writeLock.js";
 import { makeTempDir } from "./helpers.js";
-import { bestText, embedder, makeDocument, put, type TestDocument } from "./storageContract.js";
+import { bestText, embedder, makeDocument, put, textDocument, type TestDocument } from "./storageContract.js";
 
 /* What is particular to the embedded backend: its files, the saved graph, its lock. The rest is in the storage contract. */
 
@@ -172,6 +174,32 @@ describe("embedded storage", () => {
             assert.deepEqual(await reader.promptTemplate("zh"), { text: "已知：{context} 问：{question}", origin: path.join(storage.dirOf(name), "prompts", "zh.txt") });
             assert.equal(await reader.promptTemplate("en"), undefined);
             await reader.close();
+        });
+    });
+
+    describe("BM25 postings", () => {
+        it("made by another tokenizer version are made again at open, from the chunks' texts", async () => {
+            const name = await committed([textDocument("a", ["数据库备份保留三十天", "差旅报销十五个工作日"]), textDocument("b", ["会议纪要"])]);
+            const reader = await storage.openReader(name, embedder);
+            const expected = await reader.lexicalSearch(tokenize("数据库备份"), 5);
+            await reader.close();
+            // Postings of an older tokenizer: here, none that today's terms would find.
+            const raw = open({ path: path.join(storage.dirOf(name), "store.mdb"), maxDbs: 16 });
+            const meta = raw.openDB<StoreState, string>("meta", {});
+            raw.transactionSync(() => {
+                meta.putSync("state", { ...meta.get("state")!, tokenizer: "jieba-search+porter-0" });
+                raw.openDB("postings", { encoding: "binary" }).clearSync();
+                raw.openDB("terms", {}).clearSync();
+            });
+            await raw.close();
+            const stale = LmdbStore.open(name, storage.dirOf(name));
+            assert.equal(stale.postings.documentFrequency(tokenize("数据库")[0]!), 0, "the tampering took");
+            await stale.close();
+
+            const reopened = await storage.openReader(name, embedder);
+            assert.deepEqual(await reopened.lexicalSearch(tokenize("数据库备份"), 5), expected);
+            await reopened.close();
+            assert.equal((await stateOf(name)).tokenizer, TOKENIZER_VERSION);
         });
     });
 

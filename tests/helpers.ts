@@ -58,3 +58,15 @@ export function cosine(a: readonly number[], b: readonly number[]): number {
     }
     return dot / Math.sqrt(normA * normB);
 }
+
+/**
+ * Waits until no writer holds the knowledge base in `kbDir`: the server answers an upload before its
+ * writer has closed (closing may save the vector graph), so its files can still change just after.
+ */
+export async function writerClosed(kbDir: string): Promise<void> {
+    for (let waited = 0; waited < 30_000; waited += 10) {
+        if (!await fs.access(path.join(kbDir, "write.lock")).then(() => true, () => false)) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`A writer still holds ${kbDir} after 30 s.`);
+}

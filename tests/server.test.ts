@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { safeFileName } from "../src/server/safeFileName.js";
 import { startServer, type RunningServer } from "../src/server/startServer.js";
-import { fixture, makeTempDir } from "./helpers.js";
+import { fixture, makeTempDir, writerClosed } from "./helpers.js";
 import { testConfig } from "./testConfig.js";
 
 interface ServerEvent {
@@ -287,6 +287,7 @@ describe("the HTTP API", () => {
         await postJson(`${url}/kbs`, { name: "damaged" });
         await upload(`${url}/kbs/damaged/documents`, [{ name: "a.txt", content: "内容。" }]);
         const kbDir = path.join(temp.dir, "storage", "damaged");
+        await writerClosed(kbDir);
         const graph = (await fs.readdir(kbDir)).find((entry) => entry.startsWith("graph-"))!;
         await fs.rm(path.join(kbDir, graph));
         const response = await postJson(`${url}/ask`, { question: "问题", kb: "damaged" });

@@ -168,8 +168,9 @@ export class KnowledgeBaseService {
         return this.storage.openWriter(name, await this.options.runtime.embedderIdentity(), options);
     }
 
-    /** Closes the readers kept open. */
+    /** Waits for the writes under way, and closes the readers kept open. */
     public async dispose(): Promise<void> {
+        await Promise.allSettled(this.writeQueues.values());
         for (const name of [...this.readers.keys()]) await this.dropReader(name);
     }
 
@@ -178,14 +179,29 @@ export class KnowledgeBaseService {
         return { knowledgeBase: writer, embeddings: runtime.embeddings, parser, chunkSize: config.chunkSize, chunkOverlap: config.chunkOverlap };
     }
 
-    private async withWriter<T>(name: string, options: { create: boolean }, job: (writer: KnowledgeBaseWriter) => Promise<T>): Promise<T> {
-        return this.write(name, async () => {
-            const writer = await this.openWriter(name, options);
-            try {
-                return await job(writer);
-            } finally {
-                await writer.close();
-            }
+    /**
+     * Runs `job` with the writer, in the knowledge base's write queue. The caller has the result as
+     * soon as `job` is done; closing the writer, which may save the vector graph, finishes in the
+     * queue afterwards, before the next write (and before `dispose` returns).
+     */
+    private withWriter<T>(name: string, options: { create: boolean }, job: (writer: KnowledgeBaseWriter) => Promise<T>): Promise<T> {
+        return new Promise<T>((resolve, reject) => {
+            void this.write(name, async () => {
+                let writer: KnowledgeBaseWriter;
+                try {
+                    writer = await this.openWriter(name, options);
+                } catch (error) {
+                    reject(error);
+                    return;
+                }
+                try {
+                    resolve(await job(writer));
+                } catch (error) {
+                    reject(error);
+                } finally {
+                    await writer.close().catch(() => undefined);
+                }
+            });
         });
     }
 

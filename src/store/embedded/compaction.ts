@@ -23,11 +23,14 @@ export function compactionIsWorthwhile(state: StoreState): boolean {
 }
 
 /**
- * Saves the graph of the last commit as the checkpoint that readers open from, then deletes the
- * graphs before it and any temporary file a crash left. The writer's lock must be held: a crash at
- * any moment leaves either the old checkpoint or the new one recorded, each whole.
+ * Merges the postings blocks commits left small, then saves the graph of the last commit as the
+ * checkpoint that readers open from, and deletes the graphs before it and any temporary file a
+ * crash left. The writer's lock must be held: a crash at any moment leaves either the old
+ * checkpoint or the new one recorded, each whole, and postings merged or not, never half.
  */
 export async function compactGraph(store: LmdbStore, lock: WriteLock, options: EmbeddedOptions): Promise<StoreState> {
+    await lock.assertHeld();
+    store.mergePostings();
     const synced = await SyncedGraph.open(store, options);
     const checkpoint = await synced.save();
     let state: StoreState;

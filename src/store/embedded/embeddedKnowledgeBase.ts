@@ -161,10 +161,10 @@ async function inodeOf(options: EmbeddedOptions): Promise<number> {
 }
 
 async function openStore(options: EmbeddedOptions): Promise<{ store: LmdbStore; graph: SyncedGraph; storeFile: number }> {
-    const storeFile = await inodeOf(options);
+    // Opening creates the store of a knowledge base nothing was ever committed to.
     const store = LmdbStore.open(options.kb, options.dir);
     try {
-        return { store, graph: await SyncedGraph.open(store, options), storeFile };
+        return { store, graph: await SyncedGraph.open(store, options), storeFile: await inodeOf(options) };
     } catch (error) {
         await store.close();
         throw error;

@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { CorruptKnowledgeBaseError, EmbedderMismatchError, KnowledgeBaseExistsError, KnowledgeBaseNameError, KnowledgeBaseNotFoundError } from "../../errors.js";
 import type { EmbedderIdentity } from "../../models/llamaEmbeddings.js";
+import { TOKENIZER_VERSION } from "../../retrieval/tokenize.js";
 import { writeFileAtomic } from "../durableFiles.js";
 import { validateKbName, kbNamePattern } from "../knowledgeBaseName.js";
 import type {
@@ -125,7 +126,7 @@ export class EmbeddedStorage implements Storage {
         await this.assertExists(name);
         const dir = this.dirOf(name);
         const options = this.embeddedOptions(name, dir, await readManifest(name, dir, embedder));
-        if (await isLegacy(dir)) await this.withLock(name, dir, {}, (lock) => this.migrate(name, dir, options, lock));
+        if (await needsUpgrade(name, dir)) await this.withLock(name, dir, {}, (lock) => this.upgrade(name, dir, options, lock));
         return EmbeddedReader.open(options);
     }
 
@@ -141,7 +142,7 @@ export class EmbeddedStorage implements Storage {
                 return createManifest(name, dir, embedder, this.options.hnsw);
             });
             const embeddedOptions = this.embeddedOptions(name, dir, manifest);
-            await this.migrate(name, dir, embeddedOptions, lock);
+            await this.upgrade(name, dir, embeddedOptions, lock);
             store = LmdbStore.open(name, dir);
             await removeUnusedGraphs(dir, store.state().checkpoint?.file);
             return new EmbeddedWriter(store, lock, embeddedOptions);
@@ -163,7 +164,7 @@ export class EmbeddedStorage implements Storage {
                 const rolledBack = await repairLegacy(name, dir);
                 if (rolledBack != null) repaired.push(rolledBack);
             }
-            await this.migrate(name, dir, embeddedOptions, lock);
+            await this.upgrade(name, dir, embeddedOptions, lock);
             return withStore(name, dir, async (store) => {
                 const { checkpoint } = store.state();
                 if (checkpoint != null) {
@@ -184,7 +185,7 @@ export class EmbeddedStorage implements Storage {
         const dir = this.dirOf(name);
         const embeddedOptions = this.embeddedOptions(name, dir, await readManifest(name, dir));
         return this.withLock(name, dir, options, async (lock) => {
-            await this.migrate(name, dir, embeddedOptions, lock);
+            await this.upgrade(name, dir, embeddedOptions, lock);
             const bytesBefore = await folderBytes(dir);
             return withStore(name, dir, async (store) => {
                 const state = await compactGraph(store, lock, embeddedOptions);
@@ -198,12 +199,16 @@ export class EmbeddedStorage implements Storage {
         return { kb: name, dir, dimension: manifest.embedder.dimension, hnsw };
     }
 
-    /** Moves a knowledge base of the old format into the store, under the write lock `lock`. */
-    private async migrate(name: string, dir: string, options: EmbeddedOptions, lock: WriteLock): Promise<void> {
-        if (!await isLegacy(dir)) return;
+    /**
+     * Under the write lock `lock`: moves a knowledge base of the old format into the store, and
+     * rebuilds postings that another tokenizer version made.
+     */
+    private async upgrade(name: string, dir: string, options: EmbeddedOptions, lock: WriteLock): Promise<void> {
+        if (!await needsUpgrade(name, dir)) return;
         await withStore(name, dir, async (store) => {
-            await migrateLegacy(name, dir, store, options.dimension);
+            if (await isLegacy(dir)) await migrateLegacy(name, dir, store, options.dimension);
             await lock.assertHeld();
+            if (store.initialized && store.state().tokenizer !== TOKENIZER_VERSION) store.rebuildPostings();
         });
     }
 
@@ -224,6 +229,13 @@ async function withStore<T>(name: string, dir: string, job: (store: LmdbStore) =
     } finally {
         await store.close();
     }
+}
+
+/** Whether a knowledge base is of the old format, or its postings were made by another tokenizer version. */
+async function needsUpgrade(name: string, dir: string): Promise<boolean> {
+    if (await isLegacy(dir)) return true;
+    if (!await fs.access(path.join(dir, STORE_FILE)).then(() => true, () => false)) return false;
+    return withStore(name, dir, (store) => store.initialized && store.state().tokenizer !== TOKENIZER_VERSION);
 }
 
 async function countsOf(name: string, dir: string): Promise<{ documents: number; chunks: number }> {

@@ -1,9 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
-import { open, type Database, type RootDatabase } from "lmdb";
+import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from "lmdb";
 import { CorruptKnowledgeBaseError, KnowledgeBaseLockLostError } from "../../errors.js";
+import { termCounts } from "../../retrieval/bm25.js";
+import { TOKENIZER_VERSION, tokenize } from "../../retrieval/tokenize.js";
 import type { ChunkRecord, DocumentRecord } from "../records.js";
-import { PostingBlocks, type PostingEntry, type PostingsDatabase, type TermsDatabase } from "./postingBlocks.js";
+import { PostingBlocks, type FragmentedDatabase, type PostingEntry, type PostingsDatabase, type TermsDatabase } from "./postingBlocks.js";
 
 /** The file the store lives in, inside the knowledge base's folder (LMDB adds `store.mdb-lock` beside it). */
 export const STORE_FILE = "store.mdb";
@@ -23,6 +25,8 @@ export interface StoreState {
     logStart: number;
     /** Chunks added or removed since the graph was last saved: what opening has to replay. */
     sinceCheckpoint: number;
+    /** The `TOKENIZER_VERSION` that made the postings: others are rebuilt (see `rebuildPostings`). */
+    tokenizer: string;
     checkpoint?: GraphCheckpoint;
 }
 
@@ -39,13 +43,6 @@ export interface GraphCheckpoint {
 /** A chunk as stored: its label is the key. */
 type StoredChunk = Omit<ChunkRecord, "label">;
 
-/** A chunk's terms (parallel arrays) and length, kept to take it out of the postings again. */
-interface StoredTerms {
-    terms: string[];
-    counts: number[];
-    length: number;
-}
-
 /** A chunk on its way in: its record, vector and terms. */
 export interface ChunkToStore {
     chunk: ChunkRecord;
@@ -57,8 +54,15 @@ export interface ChunkToStore {
 /** One document's change in a commit: stored anew (with chunks, or only its details), or removed. */
 export type DocumentChange = { kind: "put"; record: DocumentRecord; chunks: readonly ChunkToStore[] } | { kind: "update"; record: DocumentRecord } | { kind: "remove" };
 
+/** The largest a store may grow: 1 TiB. */
+const MAP_BYTES = 2 ** 40;
+/** Chunks tokenized per transaction by `rebuildPostings`. */
+const REBUILD_BATCH_CHUNKS = 5_000;
+/** Terms merged per transaction by `mergePostings`: each transaction short, so readers are never held back long. */
+const MERGE_BATCH_TERMS = 2_000;
+
 const INITIAL_STATE: StoreState = {
-    formatVersion: 2, version: 0, labelsIssued: 0, documents: 0, chunks: 0, totalLength: 0, logStart: 1, sinceCheckpoint: 0,
+    formatVersion: 2, version: 0, labelsIssued: 0, documents: 0, chunks: 0, totalLength: 0, logStart: 1, sinceCheckpoint: 0, tokenizer: TOKENIZER_VERSION,
 };
 
 /**
@@ -72,7 +76,6 @@ export class LmdbStore {
     private readonly documents: Database<DocumentRecord, string>;
     private readonly hashes: Database<string, string>;
     private readonly chunks: Database<StoredChunk, number>;
-    private readonly chunkTerms: Database<StoredTerms, number>;
     private readonly vectors: Database<Buffer, number>;
     private readonly log: Database<number[], number>;
     public readonly postings: PostingBlocks;
@@ -82,12 +85,12 @@ export class LmdbStore {
         this.documents = root.openDB("documents", {});
         this.hashes = root.openDB("hashes", {});
         this.chunks = root.openDB("chunks", { keyEncoding: "uint32" });
-        this.chunkTerms = root.openDB("chunkTerms", { keyEncoding: "uint32" });
         this.vectors = root.openDB("vectors", { keyEncoding: "uint32", encoding: "binary" });
         this.log = root.openDB("log", { keyEncoding: "uint32" });
         this.postings = new PostingBlocks(
             root.openDB("postings", { encoding: "binary" }) as PostingsDatabase,
             root.openDB("terms", {}) as TermsDatabase,
+            root.openDB("fragmented", {}) as FragmentedDatabase,
         );
     }
 
@@ -95,7 +98,22 @@ export class LmdbStore {
     public static open(kb: string, dir: string): LmdbStore {
         const file = path.join(dir, STORE_FILE);
         assertLmdbFile(kb, file);
-        return new LmdbStore(open({ path: file, compression: false, maxDbs: 16 }));
+        const options: RootDatabaseOptionsWithPath & { noReadAhead: boolean } = {
+            path: file,
+            compression: false,
+            maxDbs: 16,
+            // One map of the most the store may grow to (address space only: the file grows as it
+            // is written). lmdb-js otherwise starts at 128 KB and maps the file anew each time it
+            // outgrows the map, and old maps stay resident while anything still reads through them.
+            mapSize: MAP_BYTES,
+            // A commit returns once it is on the disk: lmdb-js's default lets the fsync finish after
+            // it returns, so a power cut could take back a commit already reported done.
+            overlappingSync: false,
+            // Reads are of single pages here and there; read-ahead (MDB_NORDAHEAD, which lmdb-js
+            // supports but does not declare) would bring each one's neighbours into memory too.
+            noReadAhead: true,
+        };
+        return new LmdbStore(open(options));
     }
 
     public state(): StoreState {
@@ -202,6 +220,44 @@ export class LmdbStore {
         });
     }
 
+    /**
+     * Makes the postings again from the chunks' texts, with this version's tokenizer: terms another
+     * version made would not match the questions' terms. A transaction per batch of chunks; a crash
+     * midway leaves the old version recorded, so the next writer starts over.
+     */
+    public rebuildPostings(): void {
+        this.root.transactionSync(() => this.postings.clear());
+        let totalLength = 0;
+        for (let from = 0; ;) {
+            const batch = [...this.chunks.getRange({ start: from, limit: REBUILD_BATCH_CHUNKS })];
+            if (batch.length === 0) break;
+            const added = new Map<string, PostingEntry[]>();
+            for (const { key: label, value: chunk } of batch) {
+                const { counts, length } = termCounts(tokenize(chunk.text));
+                totalLength += length;
+                for (const [term, count] of counts) {
+                    let entries = added.get(term);
+                    if (entries == null) added.set(term, entries = []);
+                    entries.push({ label, count, length });
+                }
+            }
+            this.root.transactionSync(() => this.postings.apply(added, new Map()));
+            from = batch.at(-1)!.key + 1;
+        }
+        this.mergePostings();
+        this.root.transactionSync(() => this.meta.putSync("state", { ...this.state(), totalLength, tokenizer: TOKENIZER_VERSION }));
+    }
+
+    /** Merges the postings blocks that commits left small, a transaction per batch of terms. Returns the terms merged. */
+    public mergePostings(): number {
+        let merged = 0;
+        for (;;) {
+            const batch = this.root.transactionSync(() => this.postings.mergeFragments(MERGE_BATCH_TERMS));
+            merged += batch;
+            if (batch < MERGE_BATCH_TERMS) return merged;
+        }
+    }
+
     /** Forgets the saved graph (a damaged one): the next open builds it again from the vectors. */
     public forgetCheckpoint(): void {
         this.root.transactionSync(() => {
@@ -218,7 +274,6 @@ export class LmdbStore {
         const { label, ...stored } = chunk;
         this.chunks.putSync(label, stored);
         this.vectors.putSync(label, encodeVector(vector));
-        this.chunkTerms.putSync(label, { terms: [...counts.keys()], counts: [...counts.values()], length });
         for (const [term, count] of counts) {
             let entries = added.get(term);
             if (entries == null) added.set(term, entries = []);
@@ -228,18 +283,18 @@ export class LmdbStore {
         state.totalLength += length;
     }
 
+    /** Takes a chunk out; its terms come from tokenizing its text again (they were made by the same tokenizer, see `tokenizer`). */
     private removeChunk(label: number, state: StoreState, removed: Map<string, number[]>): void {
-        const terms = this.chunkTerms.get(label);
-        if (terms != null) {
-            for (const term of terms.terms) {
-                let labels = removed.get(term);
-                if (labels == null) removed.set(term, labels = []);
-                labels.push(label);
-            }
-            state.totalLength -= terms.length;
+        const chunk = this.chunks.get(label);
+        if (chunk == null) return;
+        const { counts, length } = termCounts(tokenize(chunk.text));
+        for (const term of counts.keys()) {
+            let labels = removed.get(term);
+            if (labels == null) removed.set(term, labels = []);
+            labels.push(label);
         }
+        state.totalLength -= length;
         this.chunks.removeSync(label);
-        this.chunkTerms.removeSync(label);
         this.vectors.removeSync(label);
         state.chunks--;
     }
