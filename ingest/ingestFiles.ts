@@ -53,6 +53,12 @@ export interface IngestOptions {
     commitIntervalMs?: number;
     /** Texts per call to the embedder (default 16). */
     embedBatchSize?: number;
+    /**
+     * Files read, parsed and embedded at once (default 4): with many small files, one at a time
+     * would leave the parser processes and the embedder's contexts waiting on each other. They are
+     * stored one at a time, in the order they finish.
+     */
+    concurrency?: number;
 }
 
 /** A file's bytes and where they came from. */
@@ -81,13 +87,7 @@ export async function ingestPaths(paths: readonly string[], options: IngestOptio
     const { files, displayNames, missing } = await collectFiles(paths);
     const ingester = new Ingester(options);
     const outcomes: FileOutcome[] = missing.map((item) => ({ path: item.path, status: "failed", chunks: 0, reason: item.reason }));
-
-    for (const [i, file] of files.entries()) {
-        options.onProgress?.({ file, filesDone: i, filesTotal: files.length, chunksEmbedded: ingester.chunksEmbedded });
-        outcomes.push(await ingester.ingestFile(file, displayNames.get(file) ?? path.basename(file)));
-        await ingester.commitIfDue();
-    }
-    options.onProgress?.({ file: "", filesDone: files.length, filesTotal: files.length, chunksEmbedded: ingester.chunksEmbedded });
+    outcomes.push(...await ingester.run(files, (file, turn) => ingester.ingestFile(file, displayNames.get(file) ?? path.basename(file), turn), (file) => file));
 
     const pruned = options.prune === true ? await pruneMissing(options.knowledgeBase, paths, new Set(files)) : [];
     await options.knowledgeBase.commit();
@@ -102,35 +102,69 @@ export async function ingestPaths(paths: readonly string[], options: IngestOptio
 /** Ingests files held in memory (uploads), then commits. */
 export async function ingestSources(sources: readonly IngestSource[], options: IngestOptions): Promise<FileOutcome[]> {
     const ingester = new Ingester(options);
-    const outcomes: FileOutcome[] = [];
-    for (const [i, source] of sources.entries()) {
-        options.onProgress?.({ file: source.source, filesDone: i, filesTotal: sources.length, chunksEmbedded: ingester.chunksEmbedded });
-        outcomes.push(await ingester.ingest(source));
-        await ingester.commitIfDue();
-    }
-    options.onProgress?.({ file: "", filesDone: sources.length, filesTotal: sources.length, chunksEmbedded: ingester.chunksEmbedded });
+    const outcomes = await ingester.run(sources, (source, turn) => ingester.ingest(source, turn), (source) => source.source);
     await options.knowledgeBase.commit();
     return outcomes;
 }
 
 class Ingester {
     public chunksEmbedded = 0;
+    /** Wall-clock time during which at least one embedding call was running. */
     public embeddingMs = 0;
+    private embeddingCalls = 0;
+    private embeddingSince = 0;
     private lastCommit = performance.now();
 
     public constructor(private readonly options: IngestOptions) {}
 
-    public async ingestFile(file: string, displayName: string): Promise<FileOutcome> {
+    /**
+     * Ingests every item, up to `concurrency` at a time: read, parsed and embedded side by side,
+     * stored one at a time in the items' order (so that of two files with the same text, the first
+     * is the one kept, as when they are ingested one by one), committing when due. A failure that
+     * is not the file's own (a full disk, a lost lock) stops the run once the items under way settle.
+     */
+    public async run<T>(items: readonly T[], ingestOne: (item: T, turn: StoreTurn) => Promise<FileOutcome>, nameOf: (item: T) => string): Promise<FileOutcome[]> {
+        const outcomes: FileOutcome[] = new Array(items.length);
+        const { onProgress } = this.options;
+        const turns = storeTurns(items.length);
+        let next = 0;
+        let done = 0;
+        let failure: { error: unknown } | undefined;
+        const worker = async () => {
+            while (failure == null && next < items.length) {
+                const i = next++;
+                const turn = turns[i]!;
+                onProgress?.({ file: nameOf(items[i]!), filesDone: done, filesTotal: items.length, chunksEmbedded: this.chunksEmbedded });
+                try {
+                    outcomes[i] = await ingestOne(items[i]!, turn);
+                    await turn.take();
+                    await this.commitIfDue();
+                } catch (error) {
+                    failure ??= { error };
+                } finally {
+                    turn.release();
+                }
+                done++;
+            }
+        };
+        await Promise.all(Array.from({ length: Math.min(items.length, this.options.concurrency ?? 4) }, worker));
+        if (failure != null) throw failure.error;
+        onProgress?.({ file: "", filesDone: items.length, filesTotal: items.length, chunksEmbedded: this.chunksEmbedded });
+        return outcomes;
+    }
+
+    public async ingestFile(file: string, displayName: string, turn: StoreTurn): Promise<FileOutcome> {
         let bytes: Uint8Array;
         try {
             bytes = await fs.readFile(file);
         } catch (error) {
             return failed(file, `Cannot read the file: ${(error as Error).message}`);
         }
-        return this.ingest({ source: file, displayName, fileName: path.basename(file), bytes });
+        return this.ingest({ source: file, displayName, fileName: path.basename(file), bytes }, turn);
     }
 
-    public async ingest({ source, displayName, fileName, bytes }: IngestSource): Promise<FileOutcome> {
+    /** Reads, parses and embeds a file; changes the knowledge base only once `turn` is taken. */
+    public async ingest({ source, displayName, fileName, bytes }: IngestSource, turn: StoreTurn): Promise<FileOutcome> {
         const kb = this.options.knowledgeBase;
         const id = documentIdOf(source);
         const stored = await kb.getDocument(id);
@@ -152,17 +186,27 @@ class Ingester {
         const { format, hash, chunks } = parsed;
         if (stored?.hash === hash) {
             // Other bytes, same text (re-saved, or converted to another format): nothing to re-embed.
+            await turn.take();
             await kb.updateDocument(id, { fileHash, format, sizeBytes: bytes.length, ...(displayName != null ? { displayName } : {}) });
             return { path: source, status: "unchanged", chunks: stored.labels.length, documentId: id };
         }
-        const twin = await kb.findByHash(hash);
-        if (twin != null) {
+        // Checked before embedding, to save the work, and again with the turn taken: a file before
+        // this one, of the same text, may have been stored meanwhile.
+        const twinOutcome = async (): Promise<FileOutcome | undefined> => {
+            const twin = await kb.findByHash(hash);
+            if (twin == null || twin.id === id) return undefined;
+            await turn.take();
             // The same text is stored under another name; an older version stored under this name goes.
             if (stored != null) await kb.removeDocument(id);
             return { path: source, status: "unchanged", chunks: 0, duplicateOf: twin.id, reason: `Same content as ${twin.source}, which is already stored.` };
-        }
+        };
+        const early = await twinOutcome();
+        if (early != null) return early;
 
         const vectors = await this.embed(chunks.map((chunk) => chunk.text));
+        await turn.take();
+        const late = await twinOutcome();
+        if (late != null) return late;
         const record = await kb.putDocument({
             id,
             source,
@@ -187,13 +231,37 @@ class Ingester {
         const batchSize = this.options.embedBatchSize ?? 16;
         const vectors: number[][] = [];
         for (let i = 0; i < texts.length; i += batchSize) {
-            const started = performance.now();
-            vectors.push(...await this.options.embeddings.embedDocuments(texts.slice(i, i + batchSize)));
-            this.embeddingMs += performance.now() - started;
+            if (this.embeddingCalls++ === 0) this.embeddingSince = performance.now();
+            try {
+                vectors.push(...await this.options.embeddings.embedDocuments(texts.slice(i, i + batchSize)));
+            } finally {
+                if (--this.embeddingCalls === 0) this.embeddingMs += performance.now() - this.embeddingSince;
+            }
             this.chunksEmbedded += Math.min(batchSize, texts.length - i);
         }
         return vectors;
     }
+}
+
+/** An item's turn to change the knowledge base: after every item before it has had its own. */
+interface StoreTurn {
+    /** Waits for the turn; taking it again is a no-op. */
+    take(): Promise<void>;
+    /** Passes the turn on; the item changes nothing afterwards. */
+    release(): void;
+}
+
+/** Turns for `count` items, each one's coming when the one before it is released. */
+function storeTurns(count: number): StoreTurn[] {
+    const turns: StoreTurn[] = [];
+    let previous: Promise<void> = Promise.resolve();
+    for (let i = 0; i < count; i++) {
+        const ready = previous;
+        let release!: () => void;
+        previous = new Promise((resolve) => (release = resolve));
+        turns.push({ take: () => ready, release });
+    }
+    return turns;
 }
 
 function failed(file: string, reason: string): FileOutcome {

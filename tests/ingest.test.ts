@@ -242,3 +242,27 @@ describe("re-ingesting a changed or deleted file", () => {
         }
     });
 });
+
+describe("ingesting several files at once", () => {
+    it("keeps, of files with the same text, the first in order, and reports outcomes in the files' order", async () => {
+        const temp = await makeTempDir();
+        const yizhi = new Yizhi(testConfig(temp.dir));
+        try {
+            const docs = path.join(temp.dir, "docs");
+            await fs.mkdir(docs);
+            const names = ["a.txt", "b.txt", "c.txt", "d.txt", "e.txt", "f.txt"];
+            const texts = ["第一份：长一些的内容。".repeat(30), "重复的内容。", "第三份。", "重复的内容。", "第五份。".repeat(20), "重复的内容。"];
+            for (const [i, name] of names.entries()) await fs.writeFile(path.join(docs, name), texts[i]!);
+            const report = await yizhi.knowledgeBases.ingest("kb", [docs]);
+            assert.deepEqual(report.files.map((file) => [path.basename(file.path), file.status]), [
+                ["a.txt", "ingested"], ["b.txt", "ingested"], ["c.txt", "ingested"], ["d.txt", "unchanged"], ["e.txt", "ingested"], ["f.txt", "unchanged"],
+            ]);
+            const kept = report.files[1]!.documentId;
+            assert.deepEqual([report.files[3]!.duplicateOf, report.files[5]!.duplicateOf], [kept, kept]);
+            assert.equal((await yizhi.knowledgeBases.documents("kb")).length, 4);
+        } finally {
+            await yizhi.dispose();
+            await temp.cleanup();
+        }
+    });
+});

@@ -87,7 +87,7 @@ export class EmbeddedReader implements KnowledgeBaseReader {
         const query = queryOf(store, terms);
         const hits = new Map<number, LexicalHit>();
         for (const label of labels) {
-            if (store.getChunk(label) == null) continue;
+            if (!store.hasChunk(label)) continue;
             let score = 0;
             for (const { term, idf } of query.terms) {
                 const entry = store.postings.find(term, label);

@@ -142,9 +142,8 @@ export class LmdbStore {
         return stored != null ? { ...stored, label } : undefined;
     }
 
-    public getVector(label: number): Float32Array | undefined {
-        const value = this.vectors.get(label);
-        return value != null ? decodeVector(value) : undefined;
+    public hasChunk(label: number): boolean {
+        return this.chunks.doesExist(label);
     }
 
     /** The first `limit` stored vectors with a label in [from, to), in label order. */
