@@ -41,9 +41,13 @@ export class Yizhi {
         this.knowledgeBases = new KnowledgeBaseService({ storage: this.storage, runtime: this.runtime, parser: this.parser, config });
     }
 
+    /**
+     * Stops the parser processes first (a file being read fails, and its write ends), then waits for
+     * the writes under way to finish closing, then frees the models.
+     */
     public async dispose(): Promise<void> {
-        await this.knowledgeBases.dispose();
         await this.parser.dispose();
+        await this.knowledgeBases.dispose();
         await this.runtime.dispose();
     }
 }
