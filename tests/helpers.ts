@@ -70,3 +70,24 @@ export async function writerClosed(kbDir: string): Promise<void> {
     }
     throw new Error(`A writer still holds ${kbDir} after 30 s.`);
 }
+
+/**
+ * The files under `dir` (deleted ones too) that this process or any process it started still has
+ * open, as "pid: path" (Linux: read from /proc; empty elsewhere).
+ */
+export async function filesHeldUnder(dir: string): Promise<string[]> {
+    const held: string[] = [];
+    const pending = [String(process.pid)];
+    for (let pid = pending.pop(); pid != null; pid = pending.pop()) {
+        const descriptors = await fs.readdir(`/proc/${pid}/fd`).catch(() => []);
+        for (const fd of descriptors) {
+            const target = await fs.readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
+            if (target.startsWith(dir + path.sep)) held.push(`${pid} ${(await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "?")).replace(/\0/g, " ")}: ${target}`);
+        }
+        for (const thread of await fs.readdir(`/proc/${pid}/task`).catch(() => [])) {
+            const children = await fs.readFile(`/proc/${pid}/task/${thread}/children`, "utf8").catch(() => "");
+            pending.push(...children.split(/\s+/).filter((child) => child !== ""));
+        }
+    }
+    return held;
+}

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { safeFileName } from "../src/server/safeFileName.js";
 import { startServer, type RunningServer } from "../src/server/startServer.js";
-import { fixture, makeTempDir, writerClosed } from "./helpers.js";
+import { filesHeldUnder, fixture, makeTempDir, writerClosed } from "./helpers.js";
 import { testConfig } from "./testConfig.js";
 
 interface ServerEvent {
@@ -281,6 +281,9 @@ describe("the HTTP API", () => {
         assert.ok(!remaining.documents.some((document) => document.id === victim.id));
         assert.equal((await fetch(kbUrl(), { method: "DELETE" })).status, 204);
         assert.equal((await errorOf(await fetch(kbUrl(), { method: "DELETE" }))).status, 404);
+        // Its disk space is free: neither the server nor the parser processes it started hold its files.
+        const deletedButHeld = (await filesHeldUnder(path.join(temp.dir, "storage"))).filter((file) => file.endsWith(" (deleted)"));
+        assert.deepEqual(deletedButHeld, []);
     });
 
     it("answers an unexpected failure with 500 and a message that shows no internals", async () => {

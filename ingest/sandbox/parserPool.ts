@@ -72,11 +72,19 @@ export class ParserPool implements DocumentParser {
         }
     }
 
-    /** Ends every parser process; files being read fail. */
+    /** Ends every parser process, and waits until they have exited; files being read fail. */
     public async dispose(): Promise<void> {
         this.disposed = true;
         this.idle.length = 0;
+        // `all` holds the processes that have not exited yet; one without a pid never started. An
+        // idle one is unreferenced: referenced again, the event loop waits for its exit.
+        const exited = [...this.all].filter(({ child }) => child.pid != null)
+            .map(({ child }) => new Promise<void>((resolve) => {
+                child.ref();
+                child.once("exit", () => resolve());
+            }));
         for (const worker of this.all) this.kill(worker);
+        await Promise.all(exited);
     }
 
     private acquire(): Promise<Worker> {
@@ -130,7 +138,6 @@ export class ParserPool implements DocumentParser {
         this.all.add(worker);
         child.on("exit", () => {
             worker.alive = false;
-            this.all.delete(worker);
         });
         child.on("error", () => {
             worker.alive = false;

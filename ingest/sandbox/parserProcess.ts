@@ -3,6 +3,7 @@
  * and answers with its chunks or the reason it cannot be read. Whatever a hostile file does here —
  * use up memory, loop, crash the process — happens to this process only.
  */
+import "./closeInheritedFiles.js";
 import { Worker } from "node:worker_threads";
 import { YizhiError } from "../../src/errors.js";
 import { parseFile } from "../parseFile.js";
