@@ -1,3 +1,4 @@
+import os from "node:os";
 import { roleNeeded, type Permission, type Principal } from "./keys/principal.js";
 
 /**
@@ -220,10 +221,13 @@ export class InsufficientStorageError extends YizhiError {
     }
 }
 
-/** Whether `error` is the file system's "no space left" (or "quota exceeded"). */
+/**
+ * Whether `error` is the file system's "no space left" (or "quota exceeded"): as Node names it, or
+ * as a native library gives it, the errno number (LMDB, through lmdb-js).
+ */
 export function isDiskFull(error: unknown): boolean {
-    const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    return code === "ENOSPC" || code === "EDQUOT";
+    const code = (error as { code?: unknown } | undefined)?.code;
+    return code === "ENOSPC" || code === "EDQUOT" || code === os.constants.errno.ENOSPC || code === os.constants.errno.EDQUOT;
 }
 
 /** A `YizhiError` for a write that found the disk full outside a commit (which has its own, naming the knowledge base). */

@@ -4,6 +4,8 @@ import { repoRoot } from "./helpers.js";
 
 export interface CliResult {
     code: number | null;
+    /** The signal that ended it, when one did (`code` is then null). */
+    signal: NodeJS.Signals | null;
     stdout: string;
     stderr: string;
 }
@@ -25,6 +27,6 @@ export function runCli(args: readonly string[], env: Record<string, string>): Pr
     child.stderr?.setEncoding("utf8").on("data", (text: string) => (stderr += text));
     return new Promise((resolve, reject) => {
         child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
+        child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
     });
 }

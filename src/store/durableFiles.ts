@@ -22,6 +22,12 @@ export async function writeFileDurable(filePath: string, data: string | Uint8Arr
     }
 }
 
+/** The bytes an unprivileged process may still write on the file system holding `dir`. */
+export async function freeBytes(dir: string): Promise<number> {
+    const { bavail, bsize } = await fs.statfs(dir);
+    return bavail * bsize;
+}
+
 /** The name a file is written under before it is renamed into place: `temporaryFilePattern` matches it. */
 export function temporaryPathOf(filePath: string): string {
     return `${filePath}.${process.pid}.tmp`;

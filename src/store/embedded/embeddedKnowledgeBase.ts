@@ -6,6 +6,7 @@ import { Bm25Query, termCounts, type LexicalHit } from "../../retrieval/bm25.js"
 import { tokenize } from "../../retrieval/tokenize.js";
 import type { ChunkRecord, DocumentChanges, DocumentRecord, NewChunk } from "../records.js";
 import type { KnowledgeBaseReader, KnowledgeBaseWriter, PromptOverride, ScoredLabel } from "../storage.js";
+import { freeBytes } from "../durableFiles.js";
 import type { HnswParams } from "../vectorGraph.js";
 import type { WriteLock } from "../writeLock.js";
 import { compactGraph, compactionIsWorthwhile } from "./compaction.js";
@@ -142,8 +143,7 @@ function isLmdbWriteError(error: unknown): boolean {
 
 /** Whether the file system of `dir` has less room left than a commit of about `bytes` needs (with LMDB's copy-on-write pages, generously). */
 async function lacksRoomFor(dir: string, bytes: number): Promise<boolean> {
-    const { bavail, bsize } = await fs.statfs(dir);
-    return bavail * bsize < Math.max(1 << 20, 4 * bytes);
+    return await freeBytes(dir) < Math.max(1 << 20, 4 * bytes);
 }
 
 function queryOf(store: LmdbStore, terms: readonly string[]): Bm25Query {

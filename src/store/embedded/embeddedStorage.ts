@@ -1,9 +1,11 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { CorruptKnowledgeBaseError, EmbedderMismatchError, KnowledgeBaseExistsError, KnowledgeBaseNameError, KnowledgeBaseNotFoundError } from "../../errors.js";
+import {
+    CorruptKnowledgeBaseError, EmbedderMismatchError, InsufficientStorageError, KnowledgeBaseExistsError, KnowledgeBaseNameError, KnowledgeBaseNotFoundError,
+} from "../../errors.js";
 import type { EmbedderIdentity } from "../../models/llamaEmbeddings.js";
 import { TOKENIZER_VERSION } from "../../retrieval/tokenize.js";
-import { writeFileAtomic } from "../durableFiles.js";
+import { freeBytes, writeFileAtomic } from "../durableFiles.js";
 import { validateKbName, kbNamePattern } from "../knowledgeBaseName.js";
 import type {
     CompactReport, KnowledgeBaseReader, KnowledgeBaseSummary, KnowledgeBaseWriter, LockWaitOptions, OpenWriterOptions, RepairReport, Storage,
@@ -18,6 +20,8 @@ import { LmdbStore, STORE_FILE } from "./lmdbStore.js";
 
 const MANIFEST = "kb.json";
 const DEFAULT_LOCK_WAIT_MS = 10_000;
+/** Free space below which a new knowledge base is refused: its empty store and lock file take a few pages. */
+const MIN_FREE_BYTES_TO_CREATE = 1 << 20;
 
 /** What `kb.json` says of a knowledge base: written once, when it is created. */
 export interface KnowledgeBaseManifest {
@@ -98,9 +102,7 @@ export class EmbeddedStorage implements Storage {
     }
 
     public async create(name: string, embedder: EmbedderIdentity): Promise<void> {
-        if (await this.exists(name)) throw new KnowledgeBaseExistsError(name);
-        const writer = await this.openWriter(name, embedder, { create: true });
-        await writer.close();
+        if (await this.exists(name) || !await this.createFolder(name, embedder)) throw new KnowledgeBaseExistsError(name);
     }
 
     /** Deletes a knowledge base and everything in it, once no other process is writing to it. */
@@ -131,16 +133,13 @@ export class EmbeddedStorage implements Storage {
     }
 
     public async openWriter(name: string, embedder: EmbedderIdentity, options: OpenWriterOptions = {}): Promise<KnowledgeBaseWriter> {
-        if (options.create !== true) await this.assertExists(name);
+        if (options.create === true && !await this.exists(name)) await this.createFolder(name, embedder);
+        await this.assertExists(name);
         const dir = this.dirOf(name);
-        await fs.mkdir(dir, { recursive: true });
         const lock = await acquireWriteLock(dir, name, options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS);
         let store: LmdbStore | undefined;
         try {
-            const manifest = await readManifest(name, dir, embedder).catch(async (error: unknown) => {
-                if (!(error instanceof KnowledgeBaseNotFoundError)) throw error;
-                return createManifest(name, dir, embedder, this.options.hnsw);
-            });
+            const manifest = await readManifest(name, dir, embedder);
             const embeddedOptions = this.embeddedOptions(name, dir, manifest);
             await this.upgrade(name, dir, embeddedOptions, lock);
             store = LmdbStore.open(name, dir);
@@ -192,6 +191,34 @@ export class EmbeddedStorage implements Storage {
                 return { chunks: state.chunks, bytesBefore, bytesAfter: await folderBytes(dir) };
             });
         });
+    }
+
+    /**
+     * Makes a knowledge base's folder whole (kb.json, an empty store) under a hidden name, then
+     * renames it into place: a full disk or a crash leaves no half-made knowledge base behind.
+     * Returns false when another process created it first.
+     */
+    private async createFolder(name: string, embedder: EmbedderIdentity): Promise<boolean> {
+        const dir = this.dirOf(name);
+        await fs.mkdir(this.options.dataDir, { recursive: true });
+        const building = await fs.mkdtemp(path.join(this.options.dataDir, `.creating-${name}-`));
+        try {
+            await createManifest(name, building, embedder, this.options.hnsw);
+            // A nearly full disk fails here with ENOSPC, rather than inside LMDB, which prints to stderr.
+            if (await freeBytes(building) < MIN_FREE_BYTES_TO_CREATE) throw new InsufficientStorageError(name);
+            await withStore(name, building, () => undefined);
+            await fs.rename(building, dir);
+            return true;
+        } catch (error) {
+            const code = (error as NodeJS.ErrnoException).code;
+            if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
+            if (!await this.exists(name)) {
+                throw new CorruptKnowledgeBaseError(name, `its folder ${dir} holds files but no ${MANIFEST}. Move them away, or choose another name.`);
+            }
+            return false;
+        } finally {
+            await fs.rm(building, { recursive: true, force: true });
+        }
     }
 
     private embeddedOptions(name: string, dir: string, manifest: KnowledgeBaseManifest): EmbeddedOptions {

@@ -7,8 +7,12 @@ import { TOKENIZER_VERSION, tokenize } from "../../retrieval/tokenize.js";
 import type { ChunkRecord, DocumentRecord } from "../records.js";
 import { PostingBlocks, type FragmentedDatabase, type PostingEntry, type PostingsDatabase, type TermsDatabase } from "./postingBlocks.js";
 
-/** The file the store lives in, inside the knowledge base's folder (LMDB adds `store.mdb-lock` beside it). */
+/** The file the store lives in, inside the knowledge base's folder. */
 export const STORE_FILE = "store.mdb";
+/** LMDB's table of readers, beside the store (lmdb-js names it so). */
+const LOCK_FILE = `${STORE_FILE}-lock`;
+/** More than LMDB's lock file takes (8,272 bytes with lmdb-js's defaults; LMDB truncates it to its size). */
+const LOCK_FILE_BYTES = 64 * 1024;
 
 /** What a knowledge base holds as a whole, updated by every commit. */
 export interface StoreState {
@@ -98,6 +102,7 @@ export class LmdbStore {
     public static open(kb: string, dir: string): LmdbStore {
         const file = path.join(dir, STORE_FILE);
         assertLmdbFile(kb, file);
+        preallocateLockFile(dir);
         const options: RootDatabaseOptionsWithPath & { noReadAhead: boolean } = {
             path: file,
             compression: false,
@@ -323,6 +328,27 @@ function assertLmdbFile(kb: string, file: string): void {
         fs.closeSync(handle);
     }
     throw new CorruptKnowledgeBaseError(kb, `its file ${STORE_FILE} is not an LMDB store. Restore it from a backup, or delete the knowledge base and ingest its documents again.`, { file: STORE_FILE });
+}
+
+/**
+ * Writes LMDB's lock file in full before LMDB first opens it. LMDB sizes a new one with ftruncate
+ * and then writes it through a memory map: on a disk that is full, or nearly, the page a write
+ * touches cannot be allocated, and the process dies of SIGBUS instead of getting ENOSPC. Written
+ * here, a full disk fails this write with ENOSPC; the file appears whole or not at all (a link, which
+ * fails if another process made the file first), so no LMDB can be using it while it is written.
+ */
+function preallocateLockFile(dir: string): void {
+    const lock = path.join(dir, LOCK_FILE);
+    if (fs.existsSync(lock)) return;
+    const temp = `${lock}.${process.pid}.tmp`;
+    try {
+        fs.writeFileSync(temp, Buffer.alloc(LOCK_FILE_BYTES));
+        fs.linkSync(temp, lock);
+    } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    } finally {
+        fs.rmSync(temp, { force: true });
+    }
 }
 
 function encodeVector(vector: readonly number[]): Buffer {
