@@ -138,6 +138,7 @@ export class ParserPool implements DocumentParser {
         this.all.add(worker);
         child.on("exit", () => {
             worker.alive = false;
+            this.all.delete(worker);
         });
         child.on("error", () => {
             worker.alive = false;
