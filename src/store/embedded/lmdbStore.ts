@@ -345,7 +345,10 @@ function preallocateLockFile(dir: string): void {
         fs.writeFileSync(temp, Buffer.alloc(LOCK_FILE_BYTES));
         fs.linkSync(temp, lock);
     } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+        // EEXIST: another process made it first. ENOENT: the writer's clean-up took the temporary
+        // file (see `removeUnusedGraphs`); LMDB then makes the lock file itself, as it always did.
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== "EEXIST" && code !== "ENOENT") throw error;
     } finally {
         fs.rmSync(temp, { force: true });
     }
