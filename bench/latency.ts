@@ -27,6 +27,7 @@ import { retrieveChunks, retrievalModes, type RetrievalMode, type RetrievalSetti
 import { tokenize } from "../src/retrieval/tokenize.js";
 import { EmbeddedStorage } from "../src/store/embedded/embeddedStorage.js";
 import type { NewChunk } from "../src/store/records.js";
+import { autoEfSearch } from "../src/store/vectorGraph.js";
 import { mulberry32 } from "../tests/helpers.js";
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
@@ -429,7 +430,7 @@ async function benchSize(size: number, texts: TextCorpus, questions: readonly st
 
     // The knowledge base, through the embedded store's writer as a bulk ingest writes it.
     const dataDir = await fs.mkdtemp(path.join(tempDir, `size-${size}-`));
-    const storage = new EmbeddedStorage({ dataDir, hnsw: { m: defaults.hnswM, efConstruction: defaults.hnswEfConstruction, efSearch: defaults.hnswEfSearch } });
+    const storage = new EmbeddedStorage({ dataDir, hnsw: { m: defaults.hnswM, efConstruction: defaults.hnswEfConstruction } });
     const embedder = { id: "bench-synthetic", dimension: dim };
     const writer = await storage.openWriter(KB, embedder, { create: true });
     let buildMs = 0;
@@ -495,7 +496,7 @@ async function benchSize(size: number, texts: TextCorpus, questions: readonly st
     // The parts of a retrieval, each on its own.
     const measured = queries.slice(0, options.queries);
     const candidates = defaults.retrievalCandidates;
-    raw.setEf(defaults.hnswEfSearch);
+    raw.setEf(autoEfSearch(size));
     const partTimes = async (work: (query: Query) => unknown): Promise<number> => {
         for (const query of warmUp) await work(query);
         const times: number[] = [];
@@ -576,7 +577,7 @@ async function runProbe(dataDir: string, dim: number): Promise<ProbeResult> {
 }
 
 async function probe(dataDir: string, dim: number): Promise<void> {
-    const storage = new EmbeddedStorage({ dataDir, hnsw: { m: defaults.hnswM, efConstruction: defaults.hnswEfConstruction, efSearch: defaults.hnswEfSearch } });
+    const storage = new EmbeddedStorage({ dataDir, hnsw: { m: defaults.hnswM, efConstruction: defaults.hnswEfConstruction } });
     tokenize("预热"); // jieba's dictionary, loaded once per process, is not the knowledge base's to pay for
     const baselineRssBytes = process.memoryUsage().rss;
     const [reader, openMs] = await timedAsync(() => storage.openReader(KB, { id: "bench-synthetic", dimension: dim }));
@@ -636,8 +637,8 @@ function printReport(results: readonly SizeResult[], texts: TextCorpus, options:
     );
     const parts = markdownTable(
         [
-            "chunks", "tokenize question", `lexicalSearch (${defaults.retrievalCandidates})`, `denseSearch (${defaults.retrievalCandidates}, ef ${defaults.hnswEfSearch})`,
-            `raw searchKnn (${defaults.retrievalCandidates}, ef ${defaults.hnswEfSearch}, no filter)`, "hybrid: denseScores + lexicalScores over all fused candidates",
+            "chunks", "tokenize question", `lexicalSearch (${defaults.retrievalCandidates})`, `denseSearch (${defaults.retrievalCandidates}, ef by size)`,
+            `raw searchKnn (${defaults.retrievalCandidates}, ef by size, no filter)`, "hybrid: denseScores + lexicalScores over all fused candidates",
             "dropNearDuplicates (fused candidates)", "fused candidates (mean)",
         ],
         results.map(({ size, parts: p }) => [
@@ -645,11 +646,12 @@ function printReport(results: readonly SizeResult[], texts: TextCorpus, options:
         ]),
     );
     const efTable = markdownTable(
-        ["chunks", "ef", "recall@10", "recall@20", "p50 ms (k 10)", "p95 ms (k 10)", `p50 vs ef ${defaults.hnswEfSearch}`],
+        ["chunks", "ef", "recall@10", "recall@20", "p50 ms (k 10)", "p95 ms (k 10)", "p50 vs the default ef"],
         results.flatMap((result) => {
-            const reference = result.efRows.find((entry) => entry.ef === defaults.hnswEfSearch)?.p50;
+            const chosen = autoEfSearch(result.size);
+            const reference = result.efRows.find((entry) => entry.ef === chosen)?.p50;
             return result.efRows.map((entry) => [
-                count(result.size), entry.ef === defaults.hnswEfSearch ? `**${entry.ef}**` : String(entry.ef),
+                count(result.size), entry.ef === chosen ? `**${entry.ef}**` : String(entry.ef),
                 entry.recall10.toFixed(3), entry.recall20.toFixed(3), ms(entry.p50), ms(entry.p95),
                 reference != null ? `${(entry.p50 / reference).toFixed(2)}×` : "-",
             ]);
@@ -688,7 +690,7 @@ function printReport(results: readonly SizeResult[], texts: TextCorpus, options:
         `- run: sizes ${options.sizes.map(count).join(", ")}; dim ${options.dim}; ${options.queries} timed queries per mode after ${WARM_UP_QUERIES} warm-up;` +
         ` ${options.recallQueries} queries for recall; seed ${options.seed}; total ${seconds(performance.now() - started)} s`,
         `- retrieval settings: topK ${defaults.topK}, candidates ${defaults.retrievalCandidates}, rrfK ${defaults.rrfK}, thresholds off (scoreThreshold -1, lexicalThreshold 0), no reranker`,
-        `- HNSW: m ${defaults.hnswM}, efConstruction ${defaults.hnswEfConstruction}, efSearch ${defaults.hnswEfSearch} (the configured defaults), cosine space, hnswlib-node`,
+        `- HNSW: m ${defaults.hnswM}, efConstruction ${defaults.hnswEfConstruction}, efSearch by size (${options.sizes.map((size) => `${count(size)}: ${autoEfSearch(size)}`).join(", ")}; the configured defaults), cosine space, hnswlib-node`,
         "",
         "### Corpus",
         "",

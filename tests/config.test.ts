@@ -48,7 +48,7 @@ describe("loadConfig", () => {
         });
         assert.equal(config.topK, 5);
         assert.equal(config.scoreThreshold, 0.5);
-        assert.equal(config.hnswEfSearch, 64);
+        assert.equal(config.hnswEfSearch, undefined, "unset: chosen by the graph's size");
         assert.equal(config.llmModel, DEFAULT_LLM_MODEL);
         assert.equal(config.embeddingModel, DEFAULT_EMBEDDING_MODEL);
         for (const key of Object.keys(envNames) as ConfigKey[]) assert.equal(origins[key], "default", key);

@@ -8,6 +8,7 @@ import { dropNearDuplicates } from "../src/retrieval/nearDuplicates.js";
 import { retrieveChunks, type Reranker, type RetrievalSettings, type RetrievedChunk } from "../src/retrieval/retrieveChunks.js";
 import { tokenize } from "../src/retrieval/tokenize.js";
 import type { KnowledgeBaseReader } from "../src/store/storage.js";
+import { autoEfSearch } from "../src/store/vectorGraph.js";
 import { Yizhi } from "../src/yizhi.js";
 import { cosine, makeTempDir, testModelPath } from "./helpers.js";
 import { allChunks } from "./storageContract.js";
@@ -188,5 +189,18 @@ describe("dropNearDuplicates", () => {
             "Breakfast is served from 7:00 to 8:30 in the staff canteen!",
         ];
         assert.deepEqual(dropNearDuplicates(texts, (text) => text), [texts[0], texts[2], texts[3]]);
+    });
+});
+
+describe("autoEfSearch (the HNSW search breadth when hnswEfSearch is unset)", () => {
+    it("is 64 up to 100k points, doubles for every tenfold beyond, and stops at 256", () => {
+        assert.deepEqual([0, 10_000, 100_000].map(autoEfSearch), [64, 64, 64]);
+        assert.equal(autoEfSearch(1_000_000), 128);
+        assert.equal(autoEfSearch(10_000_000), 256);
+        assert.equal(autoEfSearch(1e9), 256);
+        const sizes = [150_000, 300_000, 600_000, 1_000_000, 3_000_000];
+        const efs = sizes.map(autoEfSearch);
+        assert.deepEqual(efs, [...efs].sort((a, b) => a - b), "it never falls as the graph grows");
+        assert.ok(efs[0]! > 64 && efs[2]! < 128);
     });
 });

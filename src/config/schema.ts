@@ -104,8 +104,11 @@ export const configSchema = z.object({
     hnswM: z.number().int().min(2).max(128).default(16),
     /** HNSW build-time candidate list size. */
     hnswEfConstruction: z.number().int().min(10).default(200),
-    /** HNSW search-time candidate list size (hnswlib's own default of 10 loses recall). */
-    hnswEfSearch: z.number().int().min(10).default(64),
+    /**
+     * HNSW search-time candidate list size (default: by the graph's size, 64 up to 100k chunks and
+     * doubling for every tenfold beyond; hnswlib's own default of 10 loses recall).
+     */
+    hnswEfSearch: z.number().int().min(10).optional(),
 }).strict().refine((c) => c.chunkOverlap < c.chunkSize, {
     message: "chunkOverlap must be smaller than chunkSize",
     path: ["chunkOverlap"],
