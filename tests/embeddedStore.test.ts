@@ -11,7 +11,7 @@ import { LmdbStore, type StoreState } from "../src/store/embedded/lmdbStore.js";
 import { tokenize, TOKENIZER_VERSION } from "../src/retrieval/tokenize.js";
 import { validateKbName } from "../src/store/knowledgeBaseName.js";
 import { acquireWriteLock } from "../src/store/writeLock.js";
-import { makeTempDir } from "./helpers.js";
+import { makeTempDir, mulberry32 } from "./helpers.js";
 import { bestText, embedder, makeDocument, put, textDocument, type TestDocument } from "./storageContract.js";
 
 /* What is particular to the embedded backend: its files, the saved graph, its lock. The rest is in the storage contract. */
@@ -332,6 +332,57 @@ describe("embedded storage", () => {
             await kb.commit();
             await kb.close();
             assert.equal((await stateOf(name)).documents, 2);
+        });
+    });
+
+    describe("BM25 postings, recent and merged", () => {
+        const words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa"];
+        const documentAt = (i: number): TestDocument => {
+            const random = mulberry32(i);
+            const texts = Array.from({ length: 3 }, (_, c) => [`marker${i}x${c}`, ...Array.from({ length: 6 }, () => words[Math.floor(random() * words.length)]!)].join(" "));
+            return textDocument(`doc${i}`, texts);
+        };
+        const queries = [["alpha"], ["bravo", "kilo"], ["papa", "mike", "echo"], ["marker3x1"], ["marker69x2", "golf"], ["missing"]];
+
+        /** Each query's hits, by chunk text, with their scores; and every chunk's lexical score for each query. */
+        async function lexicalView(name: string): Promise<string[]> {
+            const reader = await storage.openReader(name, embedder);
+            try {
+                const lines: string[] = [];
+                const labels = (await reader.documents()).flatMap((document) => document.labels);
+                const chunks = await reader.getChunks(labels);
+                for (const terms of queries) {
+                    for (const hit of await reader.lexicalSearch(terms, 1000)) lines.push(`${terms.join("+")} search ${chunks.get(hit.label)!.text} ${hit.score.toFixed(9)}`);
+                    for (const [label, hit] of await reader.lexicalScores(terms, labels)) lines.push(`${terms.join("+")} score ${chunks.get(label)!.text} ${hit.score.toFixed(9)}`);
+                }
+                return lines.sort();
+            } finally {
+                await reader.close();
+            }
+        }
+
+        it("give the same hits and scores whether a commit's postings are still recent, merged by a long-lived writer, or compacted", async () => {
+            const many = freshName();
+            const kb = await writer(many);
+            for (let i = 0; i < 70; i++) {
+                await put(kb, documentAt(i));
+                await kb.commit();
+            }
+            assert.ok((await stateOf(many)).recentSegments < 64, "past 64 commits' worth, the writer merged them");
+            // Removals from merged blocks (early documents) and from recent segments (late ones), and a replaced document.
+            for (const id of ["doc2", "doc10", "doc65", "doc68"]) await kb.removeDocument(id);
+            await put(kb, { ...documentAt(71), document: { ...documentAt(71).document, id: "doc5" } });
+            await kb.commit();
+            await kb.close();
+
+            const finalIds = Array.from({ length: 70 }, (_, i) => i).filter((i) => ![2, 5, 10, 65, 68].includes(i));
+            const one = await committed([...finalIds.map(documentAt), { ...documentAt(71), document: { ...documentAt(71).document, id: "doc5" } }]);
+            const expected = await lexicalView(one);
+            assert.ok(expected.some((line) => line.includes("marker3x1")), "the queries find something");
+            assert.deepEqual(await lexicalView(many), expected);
+            await storage.compact(many);
+            assert.equal((await stateOf(many)).recentSegments, 0);
+            assert.deepEqual(await lexicalView(many), expected);
         });
     });
 });

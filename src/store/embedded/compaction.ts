@@ -30,7 +30,7 @@ export function compactionIsWorthwhile(state: StoreState): boolean {
  */
 export async function compactGraph(store: LmdbStore, lock: WriteLock, options: EmbeddedOptions): Promise<StoreState> {
     await lock.assertHeld();
-    store.mergePostings();
+    await store.mergePostings();
     const synced = await SyncedGraph.open(store, options);
     const checkpoint = await synced.save();
     let state: StoreState;

@@ -11,7 +11,13 @@ import type { HnswParams } from "../vectorGraph.js";
 import type { WriteLock } from "../writeLock.js";
 import { compactGraph, compactionIsWorthwhile } from "./compaction.js";
 import { SyncedGraph } from "./graphSync.js";
-import { LmdbStore, STORE_FILE, type ChunkToStore, type DocumentChange } from "./lmdbStore.js";
+import { LmdbStore, STORE_FILE, type ChunkToStore, type DocumentChange, type StoreState } from "./lmdbStore.js";
+
+/**
+ * Commits whose postings may wait in recent segments: a term's lexical search reads one key per
+ * segment holding it, so a long-lived writer merges them into the merged blocks past this.
+ */
+const MAX_RECENT_SEGMENTS = 64;
 
 export interface EmbeddedOptions {
     kb: string;
@@ -252,16 +258,28 @@ export class EmbeddedWriter implements KnowledgeBaseWriter {
         this.assertWritable();
         if (this.pending.size === 0) return;
         await this.lock.assertHeld();
+        let state: StoreState;
         try {
-            this.version = this.store.commit(this.name, this.version, this.labelsIssued, this.pending).version;
+            state = this.store.commit(this.name, this.version, this.labelsIssued, this.pending);
         } catch (error) {
             if (isDiskFull(error) || (isLmdbWriteError(error) && await lacksRoomFor(this.options.dir, this.pendingBytes))) {
                 throw new InsufficientStorageError(this.name, { cause: error });
             }
             throw error;
         }
+        this.version = state.version;
         this.pending.clear();
         this.pendingBytes = 0;
+        if (state.recentSegments >= MAX_RECENT_SEGMENTS) await this.mergePostings();
+    }
+
+    /** Merges the recent postings; a full disk leaves them for a later merge (the commit stands). */
+    private async mergePostings(): Promise<void> {
+        try {
+            await this.store.mergePostings();
+        } catch (error) {
+            if (!isDiskFull(error) && !isLmdbWriteError(error)) throw error;
+        }
     }
 
     /**

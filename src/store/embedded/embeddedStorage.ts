@@ -235,7 +235,7 @@ export class EmbeddedStorage implements Storage {
         await withStore(name, dir, async (store) => {
             if (await isLegacy(dir)) await migrateLegacy(name, dir, store, options.dimension);
             await lock.assertHeld();
-            if (store.initialized && store.state().tokenizer !== TOKENIZER_VERSION) store.rebuildPostings();
+            if (store.initialized && store.state().tokenizer !== TOKENIZER_VERSION) await store.rebuildPostings();
         });
     }
 

@@ -1,11 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from "lmdb";
 import { CorruptKnowledgeBaseError, KnowledgeBaseLockLostError } from "../../errors.js";
 import { termCounts } from "../../retrieval/bm25.js";
 import { TOKENIZER_VERSION, tokenize } from "../../retrieval/tokenize.js";
 import type { ChunkRecord, DocumentRecord } from "../records.js";
-import { PostingBlocks, type FragmentedDatabase, type PostingEntry, type PostingsDatabase, type TermsDatabase } from "./postingBlocks.js";
+import { PostingBlocks, type FragmentedDatabase, type PostingEntry, type PostingsDatabase, type RecentDatabase, type TermsDatabase } from "./postingBlocks.js";
 
 /** The file the store lives in, inside the knowledge base's folder. */
 export const STORE_FILE = "store.mdb";
@@ -25,6 +26,8 @@ export interface StoreState {
     chunks: number;
     /** Sum of the chunks' lengths in terms, for BM25. */
     totalLength: number;
+    /** Commits whose postings are still in recent segments (see `PostingBlocks`). */
+    recentSegments: number;
     /** The oldest commit whose removals the log still holds: a reader at an older version reloads the graph. */
     logStart: number;
     /** Chunks added or removed since the graph was last saved: what opening has to replay. */
@@ -66,7 +69,7 @@ const REBUILD_BATCH_CHUNKS = 5_000;
 const MERGE_BATCH_TERMS = 2_000;
 
 const INITIAL_STATE: StoreState = {
-    formatVersion: 2, version: 0, labelsIssued: 0, documents: 0, chunks: 0, totalLength: 0, logStart: 1, sinceCheckpoint: 0, tokenizer: TOKENIZER_VERSION,
+    formatVersion: 2, version: 0, labelsIssued: 0, documents: 0, chunks: 0, totalLength: 0, recentSegments: 0, logStart: 1, sinceCheckpoint: 0, tokenizer: TOKENIZER_VERSION,
 };
 
 /**
@@ -93,6 +96,7 @@ export class LmdbStore {
         this.log = root.openDB("log", { keyEncoding: "uint32" });
         this.postings = new PostingBlocks(
             root.openDB("postings", { encoding: "binary" }) as PostingsDatabase,
+            root.openDB("recent", { encoding: "binary" }) as RecentDatabase,
             root.openDB("terms", {}) as TermsDatabase,
             root.openDB("fragmented", {}) as FragmentedDatabase,
         );
@@ -122,7 +126,8 @@ export class LmdbStore {
     }
 
     public state(): StoreState {
-        return this.meta.get("state") ?? INITIAL_STATE;
+        // A store of an earlier build of this format may lack fields added since.
+        return { ...INITIAL_STATE, ...this.meta.get("state") };
     }
 
     /** Whether anything was ever committed (a store that does not exist yet reads as empty). */
@@ -198,7 +203,8 @@ export class LmdbStore {
                 this.documents.putSync(id, change.record);
                 this.hashes.putSync(change.record.hash, id);
             }
-            this.postings.apply(added, removedPostings);
+            this.postings.apply(state.labelsIssued, added, removedPostings);
+            if (added.size > 0) next.recentSegments++;
             next.sinceCheckpoint += removedLabels.length + (labelsIssued - state.labelsIssued);
             this.log.putSync(next.version, removedLabels);
             this.meta.putSync("state", next);
@@ -229,7 +235,7 @@ export class LmdbStore {
      * version made would not match the questions' terms. A transaction per batch of chunks; a crash
      * midway leaves the old version recorded, so the next writer starts over.
      */
-    public rebuildPostings(): void {
+    public async rebuildPostings(): Promise<void> {
         this.root.transactionSync(() => this.postings.clear());
         let totalLength = 0;
         for (let from = 0; ;) {
@@ -245,20 +251,28 @@ export class LmdbStore {
                     entries.push({ label, count, length });
                 }
             }
-            this.root.transactionSync(() => this.postings.apply(added, new Map()));
+            this.root.transactionSync(() => this.postings.appendMerged(added));
             from = batch.at(-1)!.key + 1;
+            await yieldToEventLoop();
         }
-        this.mergePostings();
+        await this.mergePostings();
         this.root.transactionSync(() => this.meta.putSync("state", { ...this.state(), totalLength, tokenizer: TOKENIZER_VERSION }));
     }
 
-    /** Merges the postings blocks that commits left small, a transaction per batch of terms. Returns the terms merged. */
-    public mergePostings(): number {
-        let merged = 0;
-        for (;;) {
-            const batch = this.root.transactionSync(() => this.postings.mergeFragments(MERGE_BATCH_TERMS));
-            merged += batch;
-            if (batch < MERGE_BATCH_TERMS) return merged;
+    /**
+     * Moves the postings commits left in recent segments into the merged blocks, then merges the
+     * blocks removals left small: a transaction per batch of terms. A crash midway leaves each term
+     * merged or not; the next merge goes on.
+     */
+    public async mergePostings(): Promise<void> {
+        for (let after: string | undefined; ;) {
+            after = this.root.transactionSync(() => this.postings.mergeRecent(after, MERGE_BATCH_TERMS));
+            if (after == null) break;
+            await yieldToEventLoop();
+        }
+        this.root.transactionSync(() => this.meta.putSync("state", { ...this.state(), recentSegments: 0 }));
+        for (let merged = MERGE_BATCH_TERMS; merged === MERGE_BATCH_TERMS; await yieldToEventLoop()) {
+            merged = this.root.transactionSync(() => this.postings.mergeFragments(MERGE_BATCH_TERMS));
         }
     }
 

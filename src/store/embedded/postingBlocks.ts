@@ -15,27 +15,35 @@ export interface PostingEntry {
     length: number;
 }
 
-/** How many chunks hold a term, and in how many blocks its postings are. */
+/** How many chunks hold a term, in how many merged blocks its postings are, and which recent segments hold more of them. */
 export interface TermStats {
     df: number;
     blocks: number;
+    /** The recent segments (each a commit's first label) holding entries of the term, in order; absent when none. */
+    segments?: number[];
 }
 
 export type PostingsDatabase = Database<Buffer, [term: string, firstLabel: number]>;
+export type RecentDatabase = Database<Buffer, [segment: number, term: string]>;
 export type TermsDatabase = Database<TermStats, string>;
 /** The terms whose postings are spread over more blocks than they need: what compaction merges. */
 export type FragmentedDatabase = Database<true, string>;
 
 /**
- * BM25 postings kept in LMDB, so that nothing is rebuilt at open: each term's postings are blocks
- * of (label, count, length) triples in label order, keyed by the term and the block's first label.
- * A commit adds each term's new entries as a block of their own (they come after every stored
- * label) and rewrites only the blocks holding what it removes, so its cost follows the change, not
- * the size of the knowledge base. Compaction merges the small blocks that commits leave.
+ * BM25 postings kept in LMDB, so that nothing is rebuilt at open. Each term's postings are blocks
+ * of (label, count, length) triples in label order, in two places:
+ * - merged: keyed by the term and the block's first label, up to `BLOCK_ENTRIES` a block;
+ * - recent: what each commit added since the last merge, keyed by the commit's segment (its first
+ *   label) and the term. A commit writes all its keys at the end of this table, so it touches a few
+ *   pages, not one in every part of the merged table (which, read through LMDB's memory map, kept
+ *   the whole store resident during a bulk ingest), and its cost follows the change.
+ * `mergeRecent` moves recent entries into the merged blocks: at compaction, and when a writer has
+ * left `MAX_RECENT_SEGMENTS`. Removals rewrite only the blocks holding what they remove.
  */
 export class PostingBlocks {
     public constructor(
         private readonly postings: PostingsDatabase,
+        private readonly recent: RecentDatabase,
         private readonly terms: TermsDatabase,
         private readonly fragmented: FragmentedDatabase,
     ) {}
@@ -45,33 +53,89 @@ export class PostingBlocks {
         return this.terms.get(term)?.df ?? 0;
     }
 
-    /** The term's postings, block by block. */
+    /** The term's postings, block by block: merged ones, then recent ones. */
     public* scan(term: string): Generator<Postings> {
         for (const { value } of this.postings.getRange({ start: [term, 0], end: [term, AFTER_LAST_LABEL] })) yield decode(value);
+        for (const segment of this.terms.get(term)?.segments ?? []) {
+            const value = this.recent.getBinary([segment, term]);
+            if (value != null) yield decode(value);
+        }
     }
 
     /** The entry of `label` under `term`, if the chunk holds the term. */
     public find(term: string, label: number): PostingEntry | undefined {
-        const block = this.blockHolding(term, label);
-        if (block == null) return undefined;
-        const i = indexOfLabel(block.triples, label);
-        return i < 0 ? undefined : { label, count: block.triples[i * 3 + 1]!, length: block.triples[i * 3 + 2]! };
+        const segment = segmentHolding(this.terms.get(term), label);
+        const triples = segment != null ? this.recentTriples(segment, term) : this.blockHolding(term, label)?.triples;
+        if (triples == null) return undefined;
+        const i = indexOfLabel(triples, label);
+        return i < 0 ? undefined : { label, count: triples[i * 3 + 1]!, length: triples[i * 3 + 2]! };
     }
 
     /**
      * Applies one commit's changes; call inside its write transaction. `added` maps each term to
-     * its new entries, all with labels above every stored one; `removed` maps terms to labels to drop.
+     * its new entries, all with labels from `segment` (the commit's first label) up, above every
+     * stored one; `removed` maps terms to labels to drop.
      */
-    public apply(added: ReadonlyMap<string, PostingEntry[]>, removed: ReadonlyMap<string, number[]>): void {
+    public apply(segment: number, added: ReadonlyMap<string, PostingEntry[]>, removed: ReadonlyMap<string, number[]>): void {
         for (const [term, labels] of removed) this.remove(term, labels);
+        for (const [term, entries] of added) {
+            if (entries.length === 0) continue;
+            entries.sort((a, b) => a.label - b.label);
+            this.recent.putSync([segment, term], encode(entries.flatMap(({ label, count, length }) => [label, count, length])));
+            const stats = this.terms.get(term) ?? { df: 0, blocks: 0 };
+            this.terms.putSync(term, { ...stats, df: stats.df + entries.length, segments: [...stats.segments ?? [], segment] });
+        }
+    }
+
+    /** Adds entries straight to the merged blocks (labels above every stored one); call inside a write transaction. */
+    public appendMerged(added: ReadonlyMap<string, PostingEntry[]>): void {
         for (const [term, entries] of added) this.append(term, entries.sort((a, b) => a.label - b.label));
     }
 
     /** Removes every posting; call inside a write transaction. */
     public clear(): void {
         this.postings.clearSync();
+        this.recent.clearSync();
         this.terms.clearSync();
         this.fragmented.clearSync();
+    }
+
+    /**
+     * Moves the recent entries of up to `limit` terms, from `after` on (exclusive), into their merged
+     * blocks; call inside a write transaction. Returns the last term it looked at, or undefined when
+     * it reached the end of the terms.
+     */
+    public mergeRecent(after: string | undefined, limit: number): string | undefined {
+        // Read first, then written: the range is not iterated while its database changes.
+        const batch: [string, TermStats & { segments: number[] }][] = [];
+        let last: string | undefined;
+        let reachedEnd = true;
+        for (const { key: term, value: stats } of this.terms.getRange(after != null ? { start: after } : {})) {
+            if (term === after) continue;
+            last = term;
+            if (stats.segments != null) batch.push([term, { ...stats, segments: stats.segments }]);
+            if (batch.length === limit) {
+                reachedEnd = false;
+                break;
+            }
+        }
+        for (const [term, stats] of batch) {
+            // The term's last merged block is filled up first (rewritten under its own key), so merged blocks stay full.
+            const tail = this.lastBlock(term);
+            const triples = tail != null ? [...tail.triples] : [];
+            for (const segment of stats.segments) {
+                const entries = this.recentTriples(segment, term);
+                for (const value of entries ?? []) triples.push(value);
+                this.recent.removeSync([segment, term]);
+            }
+            let blocks = stats.blocks - (tail != null ? 1 : 0);
+            for (let i = 0; i < triples.length; i += BLOCK_ENTRIES * 3) {
+                this.postings.putSync([term, triples[i]!], encode(triples.slice(i, i + BLOCK_ENTRIES * 3)));
+                blocks++;
+            }
+            this.putStats(term, { df: stats.df, blocks });
+        }
+        return reachedEnd ? undefined : last;
     }
 
     /**
@@ -110,6 +174,42 @@ export class PostingBlocks {
     }
 
     private remove(term: string, labels: readonly number[]): void {
+        const stats = this.terms.get(term) ?? { df: 0, blocks: 0 };
+        const inMerged: number[] = [];
+        const bySegment = new Map<number, number[]>();
+        for (const label of labels) {
+            const segment = segmentHolding(stats, label);
+            if (segment == null) inMerged.push(label);
+            else bySegment.set(segment, [...bySegment.get(segment) ?? [], label]);
+        }
+        let dropped = this.removeMerged(term, inMerged, stats);
+        for (const [segment, gone] of bySegment) {
+            const triples = this.recentTriples(segment, term);
+            if (triples == null) continue;
+            const kept: number[] = [];
+            for (let i = 0; i < triples.length; i += 3) {
+                if (gone.includes(triples[i]!)) dropped++;
+                else kept.push(triples[i]!, triples[i + 1]!, triples[i + 2]!);
+            }
+            if (kept.length > 0) {
+                this.recent.putSync([segment, term], encode(kept));
+            } else {
+                this.recent.removeSync([segment, term]);
+                stats.segments = stats.segments?.filter((other) => other !== segment);
+            }
+        }
+        stats.df -= dropped;
+        if (stats.segments?.length === 0) delete stats.segments;
+        if (stats.df > 0) {
+            this.putStats(term, stats);
+        } else {
+            this.terms.removeSync(term);
+            this.fragmented.removeSync(term);
+        }
+    }
+
+    /** Drops `labels` from the term's merged blocks, counting the blocks in `stats`; returns how many it dropped. */
+    private removeMerged(term: string, labels: readonly number[], stats: TermStats): number {
         const changed = new Map<number, { key: [string, number]; triples: number[] }>();
         let dropped = 0;
         for (const label of labels) {
@@ -122,7 +222,6 @@ export class PostingBlocks {
             changed.set(stored.key[1], block);
             dropped++;
         }
-        const stats = this.terms.get(term) ?? { df: 0, blocks: 0 };
         for (const { key, triples } of changed.values()) {
             if (triples.length > 0) {
                 this.postings.putSync(key, encode(triples));
@@ -131,18 +230,22 @@ export class PostingBlocks {
             this.postings.removeSync(key);
             stats.blocks--;
         }
-        stats.df -= dropped;
-        if (stats.df > 0) {
-            this.putStats(term, stats);
-        } else {
-            this.terms.removeSync(term);
-            this.fragmented.removeSync(term);
-        }
+        return dropped;
     }
 
     private putStats(term: string, stats: TermStats): void {
         this.terms.putSync(term, stats);
         if (stats.blocks > Math.ceil(stats.df / BLOCK_ENTRIES) + MAX_EXTRA_BLOCKS) this.fragmented.putSync(term, true);
+    }
+
+    private recentTriples(segment: number, term: string): Uint32Array | undefined {
+        const value = this.recent.getBinary([segment, term]);
+        return value != null ? decode(value) : undefined;
+    }
+
+    /** The term's last merged block. */
+    private lastBlock(term: string): { key: [string, number]; triples: Uint32Array } | undefined {
+        return this.blockHolding(term, AFTER_LAST_LABEL);
     }
 
     /** The block whose range covers `label` (the last one starting at or before it). */
@@ -152,6 +255,20 @@ export class PostingBlocks {
         }
         return undefined;
     }
+}
+
+/**
+ * The recent segment that would hold `label`'s entry for a term: the last of the term's segments
+ * starting at or before it (a later one starts above every label of the commit that wrote `label`).
+ * Undefined: the entry, if any, is in the merged blocks.
+ */
+function segmentHolding(stats: TermStats | undefined, label: number): number | undefined {
+    let holding: number | undefined;
+    for (const segment of stats?.segments ?? []) {
+        if (segment > label) break;
+        holding = segment;
+    }
+    return holding;
 }
 
 function encode(triples: ArrayLike<number>): Buffer {
