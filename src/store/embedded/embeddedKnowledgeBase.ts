@@ -92,17 +92,12 @@ export class EmbeddedReader implements KnowledgeBaseReader {
     public async lexicalScores(terms: readonly string[], labels: readonly number[]): Promise<Map<number, LexicalHit>> {
         const store = await this.fresh();
         const query = queryOf(store, terms);
-        const hits = new Map<number, LexicalHit>();
-        for (const label of labels) {
-            if (!store.hasChunk(label)) continue;
-            let score = 0;
-            for (const { term, idf } of query.terms) {
-                const entry = store.postings.find(term, label);
-                if (entry != null) score += query.termScore(idf, entry.count, entry.length);
-            }
-            hits.set(label, query.hit(label, score));
+        const stored = labels.filter((label) => store.hasChunk(label));
+        const scores = new Map(stored.map((label) => [label, 0]));
+        for (const { term, idf } of query.terms) {
+            for (const [label, entry] of store.postings.find(term, stored)) scores.set(label, scores.get(label)! + query.termScore(idf, entry.count, entry.length));
         }
-        return hits;
+        return new Map([...scores].map(([label, score]) => [label, query.hit(label, score)]));
     }
 
     public async promptTemplate(language: Language): Promise<PromptOverride | undefined> {

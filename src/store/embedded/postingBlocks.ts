@@ -62,13 +62,18 @@ export class PostingBlocks {
         }
     }
 
-    /** The entry of `label` under `term`, if the chunk holds the term. */
-    public find(term: string, label: number): PostingEntry | undefined {
-        const segment = segmentHolding(this.terms.get(term), label);
-        const triples = segment != null ? this.recentTriples(segment, term) : this.blockHolding(term, label)?.triples;
-        if (triples == null) return undefined;
-        const i = indexOfLabel(triples, label);
-        return i < 0 ? undefined : { label, count: triples[i * 3 + 1]!, length: triples[i * 3 + 2]! };
+    /** The entries under `term` of those of `labels` whose chunks hold the term (the term's stats read once). */
+    public find(term: string, labels: readonly number[]): Map<number, PostingEntry> {
+        const stats = this.terms.get(term);
+        const found = new Map<number, PostingEntry>();
+        if (stats == null) return found;
+        for (const label of labels) {
+            const segment = segmentHolding(stats, label);
+            const triples = segment != null ? this.recentTriples(segment, term) : this.blockHolding(term, label)?.triples;
+            const i = triples != null ? indexOfLabel(triples, label) : -1;
+            if (i >= 0) found.set(label, { label, count: triples![i * 3 + 1]!, length: triples![i * 3 + 2]! });
+        }
+        return found;
     }
 
     /**
