@@ -48,6 +48,7 @@ export const errorStatus = {
     kb_closed: 500,
     model_cannot_rank: 500,
     not_ready: 503,
+    storage_unavailable: 503,
     queue_full: 503,
     model_not_found: 503,
 } as const satisfies Record<string, number>;
@@ -204,6 +205,13 @@ export class KnowledgeBaseLockLostError extends YizhiError {
             "Another Yizhi process may have written to it meanwhile; run the ingest or upload again.",
             options,
         );
+    }
+}
+
+/** The database holding the knowledge bases cannot be used: unreachable, refusing the credentials, or without pgvector. */
+export class StorageUnavailableError extends YizhiError {
+    public constructor(message: string, options?: ErrorOptions) {
+        super("storage_unavailable", message, options);
     }
 }
 

@@ -2,7 +2,7 @@ import type { Config } from "./config/schema.js";
 import { ParserPool } from "../ingest/sandbox/parserPool.js";
 import { ModelRuntime } from "./models/modelRuntime.js";
 import { KnowledgeBaseService } from "./service/knowledgeBaseService.js";
-import { EmbeddedStorage } from "./store/embedded/embeddedStorage.js";
+import { createStorage } from "./store/createStorage.js";
 import type { Storage } from "./store/storage.js";
 
 /**
@@ -34,10 +34,7 @@ export class Yizhi {
                 maxTextChars: config.maxTextChars,
             },
         });
-        this.storage = new EmbeddedStorage({
-            dataDir: config.dataDir,
-            hnsw: { m: config.hnswM, efConstruction: config.hnswEfConstruction, efSearch: config.hnswEfSearch },
-        });
+        this.storage = createStorage(config);
         this.knowledgeBases = new KnowledgeBaseService({ storage: this.storage, runtime: this.runtime, parser: this.parser, config });
     }
 
@@ -48,6 +45,7 @@ export class Yizhi {
     public async dispose(): Promise<void> {
         await this.parser.dispose();
         await this.knowledgeBases.dispose();
+        await this.storage.close();
         await this.runtime.dispose();
     }
 }

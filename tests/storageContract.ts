@@ -348,10 +348,31 @@ export function describeStorageContract(backend: string, make: () => Promise<Sto
                 await check.close();
             });
 
-            it("has no prompt template of its own unless given one", async () => {
+            it("has no prompt template of its own unless given one; one given is read at once, and can be taken away", async () => {
                 const { name } = await committed();
                 const reader = await storage.openReader(name, embedder);
                 assert.equal(await reader.promptTemplate("zh"), undefined);
+                await storage.setPromptTemplate(name, "zh", "已知信息：{context}\n问题：{question}");
+                assert.equal((await reader.promptTemplate("zh"))?.text, "已知信息：{context}\n问题：{question}");
+                assert.equal(await reader.promptTemplate("en"), undefined);
+                await storage.setPromptTemplate(name, "zh", undefined);
+                assert.equal(await reader.promptTemplate("zh"), undefined);
+                await reader.close();
+            });
+
+            it("gives back each chunk's stored vector, and the embedder it was built with", async () => {
+                const { name, a, b } = await committed();
+                assert.deepEqual(await storage.embedder(name), embedder);
+                const reader = await storage.openReader(name, embedder);
+                const labels = [...(await reader.getDocument("a"))!.labels, ...(await reader.getDocument("b"))!.labels];
+                const vectors = await reader.getVectors([...labels, 987_654]);
+                assert.equal(vectors.size, 5, "an unknown label is left out");
+                [...a.vectors, ...b.vectors].forEach((vector, i) => {
+                    const stored = vectors.get(labels[i]!)!;
+                    assert.equal(stored.length, DIMENSION);
+                    // Both backends keep 32-bit floats.
+                    stored.forEach((value, j) => close(value, Math.fround(vector[j]!), 1e-7));
+                });
                 await reader.close();
             });
         });

@@ -5,7 +5,10 @@ import { configSchema, type Config, type ConfigKey } from "./schema.js";
 
 /** Environment variable for each setting. */
 export const envNames: Record<ConfigKey, string> = {
+    storage: "YIZHI_STORAGE",
     dataDir: "YIZHI_DATA_DIR",
+    databaseUrl: "YIZHI_DATABASE_URL",
+    databasePoolSize: "YIZHI_DATABASE_POOL_SIZE",
     modelsDir: "YIZHI_MODELS_DIR",
     llmModel: "YIZHI_LLM_MODEL",
     embeddingModel: "YIZHI_EMBEDDING_MODEL",
@@ -81,7 +84,7 @@ export interface LoadedConfig {
 const numericKeys = new Set<ConfigKey>([
     "threads", "contextSize", "embeddingContextSize", "embeddingContexts", "maxAnswerTokens", "temperature", "parallelAnswers",
     "chunkSize", "chunkOverlap", "topK", "scoreThreshold", "lexicalThreshold", "rerankThreshold", "rrfK", "retrievalCandidates",
-    "maxQueuedQuestions", "port", "maxUploadBytes", "maxUploadRequestBytes", "questionsPerMinute", "uploadsPerMinute", "hnswM", "hnswEfConstruction", "hnswEfSearch",
+    "maxQueuedQuestions", "port", "databasePoolSize", "maxUploadBytes", "maxUploadRequestBytes", "questionsPerMinute", "uploadsPerMinute", "hnswM", "hnswEfConstruction", "hnswEfSearch",
     "parseProcesses", "parseTimeoutSeconds", "parseMemoryMb", "maxInflatedBytes", "maxArchiveEntries", "maxNestingDepth",
     "maxPages", "maxPdfObjects", "maxTableRows", "maxTableColumns", "maxCellChars", "maxTextChars",
 ]);

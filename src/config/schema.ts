@@ -10,8 +10,14 @@ export const DEFAULT_EMBEDDING_MODEL = "hf:CompendiumLabs/bge-small-zh-v1.5-gguf
  * reference lists the same fields with their environment variables.
  */
 export const configSchema = z.object({
-    /** Folder holding one sub-folder per knowledge base. */
+    /** Where knowledge bases are kept: `file` (folders under `dataDir`) or `postgres` (the database at `databaseUrl`, shared by several servers). */
+    storage: z.enum(["file", "postgres"]).default("file"),
+    /** Folder holding one sub-folder per knowledge base (with `storage: file`), and the API keys. */
     dataDir: z.string().min(1).default("./storage"),
+    /** With `storage: postgres`: a `postgres://user:password@host:5432/database` URL of a PostgreSQL with pgvector. */
+    databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
+    /** With `storage: postgres`: connections each Yizhi process may hold. */
+    databasePoolSize: z.number().int().min(1).max(1000).default(10),
     /** Folder that `models pull` downloads `hf:` models into, and where `hf:` URIs are resolved. */
     modelsDir: z.string().min(1).default("./models"),
     /** The instruct model that writes answers: a local GGUF path or an `hf:` URI. */
@@ -112,6 +118,9 @@ export const configSchema = z.object({
 }).strict().refine((c) => c.chunkOverlap < c.chunkSize, {
     message: "chunkOverlap must be smaller than chunkSize",
     path: ["chunkOverlap"],
+}).refine((c) => c.storage !== "postgres" || c.databaseUrl != null, {
+    message: "storage is postgres, so databaseUrl (YIZHI_DATABASE_URL) must name the database, e.g. postgres://yizhi:secret@db.example:5432/yizhi",
+    path: ["databaseUrl"],
 });
 
 export type Config = z.infer<typeof configSchema>;

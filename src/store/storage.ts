@@ -20,6 +20,8 @@ export interface Storage {
     create(name: string, embedder: EmbedderIdentity): Promise<void>;
     /** Deletes a knowledge base and all it holds, once no writer has it open. */
     delete(name: string, options?: LockWaitOptions): Promise<void>;
+    /** The embedding model a knowledge base was built with. */
+    embedder(name: string): Promise<EmbedderIdentity>;
     /** The committed version: 0 for nothing committed, and different after every commit. */
     version(name: string): Promise<number>;
     /** Sees the last committed state, and catches up with later commits on every call. */
@@ -30,6 +32,10 @@ export interface Storage {
     repair(name: string, options?: LockWaitOptions): Promise<RepairReport>;
     /** Rewrites what commits only appended to, so that opening is quick again. */
     compact(name: string, options?: LockWaitOptions): Promise<CompactReport>;
+    /** Gives a knowledge base its own prompt template for a language, or with `undefined` takes it away. */
+    setPromptTemplate(name: string, language: Language, text: string | undefined): Promise<void>;
+    /** Lets go of connections; the storage cannot be used afterwards. */
+    close(): Promise<void>;
 }
 
 export interface LockWaitOptions {
@@ -79,6 +85,8 @@ export interface KnowledgeBaseReader extends AsyncDisposable {
     getDocument(id: string): Promise<DocumentRecord | undefined>;
     /** The chunks with these labels, by label; labels not stored (any more) are left out. */
     getChunks(labels: readonly number[]): Promise<Map<number, ChunkRecord>>;
+    /** The stored vectors of these chunks, by label (to copy a knowledge base without embedding it again). */
+    getVectors(labels: readonly number[]): Promise<Map<number, number[]>>;
     /** The k chunks nearest to `vector`, best first. */
     denseSearch(vector: readonly number[], k: number): Promise<ScoredLabel[]>;
     /** Cosine similarity of `vector` to each of these chunks, by label. */

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { envNames } from "../../config/loadConfig.js";
 import type { ConfigKey } from "../../config/schema.js";
+import { redactUrl } from "../../store/postgres/database.js";
 import { configFromCommand } from "../globalOptions.js";
 import { printJson } from "../output.js";
 
@@ -11,8 +12,9 @@ export function registerConfigCommand(program: Command): void {
         .action((flags: { json?: boolean }, command: Command) => {
             const loaded = configFromCommand(command);
             const { origins, configFile } = loaded;
-            // The API key is a secret: show that one is set, never the key itself.
-            const config = { ...loaded.config, ...(loaded.config.apiKey != null ? { apiKey: "(set)" } : {}) };
+            // Secrets: show that the API key is set, never the key itself, and the database URL without its password.
+            const { apiKey, databaseUrl } = loaded.config;
+            const config = { ...loaded.config, ...(apiKey != null ? { apiKey: "(set)" } : {}), ...(databaseUrl != null ? { databaseUrl: redactUrl(databaseUrl) } : {}) };
             if (flags.json === true) return printJson({ config, origins, configFile: configFile ?? null });
             if (configFile != null) process.stdout.write(`# config file: ${configFile}\n`);
             for (const key of Object.keys(config) as ConfigKey[])

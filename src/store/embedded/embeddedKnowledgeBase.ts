@@ -1,17 +1,17 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Language } from "../../answer/language.js";
-import { InsufficientStorageError, isDiskFull, KnowledgeBaseClosedError, KnowledgeBaseLockLostError, KnowledgeBaseNotFoundError, YizhiError } from "../../errors.js";
-import { Bm25Query, termCounts, type LexicalHit } from "../../retrieval/bm25.js";
-import { tokenize } from "../../retrieval/tokenize.js";
+import { InsufficientStorageError, isDiskFull, KnowledgeBaseClosedError, KnowledgeBaseLockLostError, KnowledgeBaseNotFoundError } from "../../errors.js";
+import { Bm25Query, type LexicalHit } from "../../retrieval/bm25.js";
 import type { ChunkRecord, DocumentChanges, DocumentRecord, NewChunk } from "../records.js";
+import { chunksToStore, PendingChanges } from "../pendingChanges.js";
 import type { KnowledgeBaseReader, KnowledgeBaseWriter, PromptOverride, ScoredLabel } from "../storage.js";
 import { freeBytes } from "../durableFiles.js";
 import type { HnswParams } from "../vectorGraph.js";
 import type { WriteLock } from "../writeLock.js";
 import { compactGraph, compactionIsWorthwhile } from "./compaction.js";
 import { SyncedGraph } from "./graphSync.js";
-import { LmdbStore, STORE_FILE, type ChunkToStore, type DocumentChange, type StoreState } from "./lmdbStore.js";
+import { LmdbStore, STORE_FILE, type StoreState } from "./lmdbStore.js";
 
 /**
  * Commits whose postings may wait in recent segments: a term's lexical search reads one key per
@@ -66,6 +66,16 @@ export class EmbeddedReader implements KnowledgeBaseReader {
             if (chunk != null) chunks.set(label, chunk);
         }
         return chunks;
+    }
+
+    public async getVectors(labels: readonly number[]): Promise<Map<number, number[]>> {
+        const store = await this.fresh();
+        const vectors = new Map<number, number[]>();
+        for (const label of labels) {
+            const vector = store.getVector(label);
+            if (vector != null) vectors.set(label, Array.from(vector));
+        }
+        return vectors;
     }
 
     public async denseSearch(vector: readonly number[], k: number): Promise<ScoredLabel[]> {
@@ -178,7 +188,7 @@ async function openStore(options: EmbeddedOptions): Promise<{ store: LmdbStore; 
  * changed since it was last saved (see `compactionIsWorthwhile`), then gives up the write lock.
  */
 export class EmbeddedWriter implements KnowledgeBaseWriter {
-    private readonly pending = new Map<string, DocumentChange>();
+    private readonly pending = new PendingChanges();
     /** About what committing `pending` writes, to tell a full disk from a failing one. */
     private pendingBytes = 0;
     private closed = false;
@@ -197,35 +207,29 @@ export class EmbeddedWriter implements KnowledgeBaseWriter {
 
     public async documents(): Promise<DocumentRecord[]> {
         this.assertOpen();
-        const documents = this.store.allDocuments().filter((document) => !this.pending.has(document.id));
-        for (const change of this.pending.values()) if (change.kind !== "remove") documents.push(change.record);
-        return documents;
+        return this.pending.overlay(this.store.allDocuments());
     }
 
     public async getDocument(id: string): Promise<DocumentRecord | undefined> {
         this.assertOpen();
-        const change = this.pending.get(id);
-        if (change != null) return change.kind === "remove" ? undefined : change.record;
-        return this.store.getDocument(id);
+        const pending = this.pending.document(id);
+        return pending !== undefined ? pending ?? undefined : this.store.getDocument(id);
     }
 
     public async findByHash(hash: string): Promise<DocumentRecord | undefined> {
         this.assertOpen();
-        for (const change of this.pending.values()) if (change.kind !== "remove" && change.record.hash === hash) return change.record;
+        const pending = this.pending.withHash(hash);
+        if (pending != null) return pending;
         const id = this.store.documentIdWithHash(hash);
         return id != null && !this.pending.has(id) ? this.store.getDocument(id) : undefined;
     }
 
     public async putDocument(document: Omit<DocumentRecord, "labels">, chunks: readonly NewChunk[], vectors: readonly (readonly number[])[]): Promise<DocumentRecord> {
         this.assertWritable();
-        if (vectors.length !== chunks.length) throw new RangeError(`${vectors.length} vectors for ${chunks.length} chunks`);
-        const wrong = vectors.find((vector) => vector.length !== this.options.dimension);
-        if (wrong != null) throw new YizhiError("embedder_mismatch", `A ${wrong.length}-dim vector cannot go into knowledge base "${this.name}", whose vectors are ${this.options.dimension}-dim.`);
-        const stored = chunks.map((chunk, i): ChunkToStore => {
-            const { counts, length } = termCounts(tokenize(chunk.text));
-            return { chunk: { ...chunk, label: this.labelsIssued++, documentId: document.id, source: document.source }, vector: vectors[i]!, counts, length };
-        });
-        const record: DocumentRecord = { ...document, labels: stored.map((item) => item.chunk.label) };
+        const labels = chunks.map((_, i) => this.labelsIssued + i);
+        const stored = chunksToStore(this.name, this.options.dimension, document, chunks, vectors, labels);
+        this.labelsIssued += stored.length;
+        const record: DocumentRecord = { ...document, labels };
         this.pending.set(document.id, { kind: "put", record, chunks: stored });
         for (const { chunk, counts } of stored) this.pendingBytes += Buffer.byteLength(chunk.text) + 4 * this.options.dimension + 16 * counts.size + 256;
         return record;
@@ -233,13 +237,7 @@ export class EmbeddedWriter implements KnowledgeBaseWriter {
 
     public async updateDocument(id: string, changes: DocumentChanges): Promise<void> {
         this.assertWritable();
-        const change = this.pending.get(id);
-        if (change?.kind === "put") {
-            this.pending.set(id, { ...change, record: { ...change.record, ...changes } });
-            return;
-        }
-        const current = await this.getDocument(id);
-        if (current != null) this.pending.set(id, { kind: "update", record: { ...current, ...changes } });
+        this.pending.update(id, changes, this.pending.get(id)?.kind === "put" ? undefined : await this.getDocument(id));
     }
 
     public async removeDocument(id: string): Promise<boolean> {

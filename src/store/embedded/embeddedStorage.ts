@@ -1,5 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
+import type { Language } from "../../answer/language.js";
 import {
     CorruptKnowledgeBaseError, EmbedderMismatchError, InsufficientStorageError, KnowledgeBaseExistsError, KnowledgeBaseNameError, KnowledgeBaseNotFoundError,
 } from "../../errors.js";
@@ -117,6 +118,11 @@ export class EmbeddedStorage implements Storage {
         await fs.rm(doomed, { recursive: true, force: true });
     }
 
+    public async embedder(name: string): Promise<EmbedderIdentity> {
+        await this.assertExists(name);
+        return (await readManifest(name, this.dirOf(name))).embedder;
+    }
+
     public async version(name: string): Promise<number> {
         await this.assertExists(name);
         const dir = this.dirOf(name);
@@ -191,6 +197,20 @@ export class EmbeddedStorage implements Storage {
                 return { chunks: state.chunks, bytesBefore, bytesAfter: await folderBytes(dir) };
             });
         });
+    }
+
+    /** Writes (or removes) `prompts/<language>.txt` in the knowledge base's folder, which its readers read. */
+    public async setPromptTemplate(name: string, language: Language, text: string | undefined): Promise<void> {
+        await this.assertExists(name);
+        const file = path.join(this.dirOf(name), "prompts", `${language}.txt`);
+        if (text == null) return fs.rm(file, { force: true });
+        await fs.mkdir(path.dirname(file), { recursive: true });
+        await writeFileAtomic(file, text);
+    }
+
+    /** Nothing to let go of: every store is closed after use. */
+    public close(): Promise<void> {
+        return Promise.resolve();
     }
 
     /**

@@ -8,7 +8,8 @@ import { checksumOfData, checksumOfFile, sameChecksum, type GenerationChecksums 
 import { assertCompleteIndexFile } from "../hnswIndexFile.js";
 import type { ChunkRecord, DocumentRecord } from "../records.js";
 import { writeFileAtomic } from "../durableFiles.js";
-import type { DocumentChange, LmdbStore } from "./lmdbStore.js";
+import type { DocumentChange } from "../pendingChanges.js";
+import type { LmdbStore } from "./lmdbStore.js";
 
 /*
  * The format of Yizhi 0.1: each commit wrote a whole generation (`index-N.hnsw`, `records-N.json`,

@@ -5,6 +5,7 @@ import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPat
 import { CorruptKnowledgeBaseError, KnowledgeBaseLockLostError } from "../../errors.js";
 import { termCounts } from "../../retrieval/bm25.js";
 import { TOKENIZER_VERSION, tokenize } from "../../retrieval/tokenize.js";
+import type { ChunkToStore, DocumentChange } from "../pendingChanges.js";
 import type { ChunkRecord, DocumentRecord } from "../records.js";
 import { PostingBlocks, type FragmentedDatabase, type PostingEntry, type PostingsDatabase, type RecentDatabase, type TermsDatabase } from "./postingBlocks.js";
 
@@ -49,17 +50,6 @@ export interface GraphCheckpoint {
 
 /** A chunk as stored: its label is the key. */
 type StoredChunk = Omit<ChunkRecord, "label">;
-
-/** A chunk on its way in: its record, vector and terms. */
-export interface ChunkToStore {
-    chunk: ChunkRecord;
-    vector: readonly number[];
-    counts: ReadonlyMap<string, number>;
-    length: number;
-}
-
-/** One document's change in a commit: stored anew (with chunks, or only its details), or removed. */
-export type DocumentChange = { kind: "put"; record: DocumentRecord; chunks: readonly ChunkToStore[] } | { kind: "update"; record: DocumentRecord } | { kind: "remove" };
 
 /** The largest a store may grow: 1 TiB. */
 const MAP_BYTES = 2 ** 40;
@@ -154,6 +144,11 @@ export class LmdbStore {
 
     public hasChunk(label: number): boolean {
         return this.chunks.doesExist(label);
+    }
+
+    public getVector(label: number): Float32Array | undefined {
+        const value = this.vectors.get(label);
+        return value != null ? decodeVector(value) : undefined;
     }
 
     /** The first `limit` stored vectors with a label in [from, to), in label order. */
