@@ -210,7 +210,11 @@ export class KnowledgeBaseLockLostError extends YizhiError {
 
 /** The database holding the knowledge bases cannot be used: unreachable, refusing the credentials, or without pgvector. */
 export class StorageUnavailableError extends YizhiError {
-    public constructor(message: string, options?: ErrorOptions) {
+    /**
+     * @param message for the server's operator: which database, which user, what to do.
+     * @param reason the same for anyone who asks `/readyz`, naming no host or user.
+     */
+    public constructor(message: string, public readonly reason: string, options?: ErrorOptions) {
         super("storage_unavailable", message, options);
     }
 }

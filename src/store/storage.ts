@@ -12,6 +12,8 @@ import type { ChunkRecord, DocumentChanges, DocumentRecord, NewChunk } from "./r
 export interface Storage {
     /** Where the knowledge bases are, for messages (a folder, or a database without its password). */
     readonly location: string;
+    /** Resolves once the storage can be used (a database reached, its schema up to date); throws `StorageUnavailableError` saying why not. */
+    ready(): Promise<void>;
     list(): Promise<KnowledgeBaseSummary[]>;
     exists(name: string): Promise<boolean>;
     /** Throws `KnowledgeBaseNotFoundError`, naming where it looked and what is there, unless `name` exists. */

@@ -11,10 +11,8 @@ export function registerServeCommand(program: Command): void {
             const { config } = configFromCommand(command, { host: flags.host, port: flags.port });
             const server = await startServer({ config });
             process.stderr.write(`Yizhi is listening on ${server.url} (loading models…)\n`);
-            server.ready.then(
-                () => process.stderr.write("Models loaded; ready.\n"),
-                (error: unknown) => process.stderr.write(`yizhi: ${(error as Error).message}\n`),
-            );
+            // startServer logs why it is not ready.
+            server.ready.then(() => process.stderr.write("Models loaded; ready.\n"), () => undefined);
             await new Promise<void>((resolve) => {
                 process.once("SIGINT", resolve);
                 process.once("SIGTERM", resolve);

@@ -53,6 +53,11 @@ export class EmbeddedStorage implements Storage {
         return this.options.dataDir;
     }
 
+    /** Folders need no setting up: the data directory is made with the first knowledge base. */
+    public ready(): Promise<void> {
+        return Promise.resolve();
+    }
+
     /** The folder of a knowledge base, always inside the data directory. */
     public dirOf(name: string): string {
         const dir = path.resolve(this.options.dataDir, validateKbName(name));

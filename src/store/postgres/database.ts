@@ -98,26 +98,26 @@ export function explainDatabaseError(error: unknown, url: string): unknown {
         case "ENETUNREACH":
         case "ETIMEDOUT":
         case "ECONNRESET":
-            return new StorageUnavailableError(`Cannot reach the database at ${where} (${code}). Check that PostgreSQL is running there and that databaseUrl (YIZHI_DATABASE_URL) is right.`, { cause: error });
+            return new StorageUnavailableError(`Cannot reach the database at ${where} (${code}). Check that PostgreSQL is running there and that databaseUrl (YIZHI_DATABASE_URL) is right.`, "The database cannot be reached.", { cause: error });
         case "28P01":
         case "28000":
-            return new StorageUnavailableError(`The database at ${where} refused the credentials of user "${user}". Check the user name and password in databaseUrl (YIZHI_DATABASE_URL).`, { cause: error });
+            return new StorageUnavailableError(`The database at ${where} refused the credentials of user "${user}". Check the user name and password in databaseUrl (YIZHI_DATABASE_URL).`, "The database refused Yizhi's credentials.", { cause: error });
         case "3D000":
-            return new StorageUnavailableError(`The database named in ${where} does not exist. Create it (createdb), or point databaseUrl (YIZHI_DATABASE_URL) at one that does.`, { cause: error });
+            return new StorageUnavailableError(`The database named in ${where} does not exist. Create it (createdb), or point databaseUrl (YIZHI_DATABASE_URL) at one that does.`, "The database does not exist.", { cause: error });
         case "58P01":
         case "0A000":
             if (/vector/.test(message)) {
-                return new StorageUnavailableError(`The database at ${where} has no pgvector extension, which Yizhi needs for its vectors. Install pgvector on that server (https://github.com/pgvector/pgvector; or use the pgvector/pgvector image), then start Yizhi again.`, { cause: error });
+                return new StorageUnavailableError(`The database at ${where} has no pgvector extension, which Yizhi needs for its vectors. Install pgvector on that server (https://github.com/pgvector/pgvector; or use the pgvector/pgvector image), then start Yizhi again.`, "The database has no pgvector extension.", { cause: error });
             }
             return error;
         case "42501":
             if (/extension/.test(message)) {
-                return new StorageUnavailableError(`User "${user}" may not create the pgvector extension in the database at ${where}. Ask an administrator to run "CREATE EXTENSION vector;" in that database once, then start Yizhi again.`, { cause: error });
+                return new StorageUnavailableError(`User "${user}" may not create the pgvector extension in the database at ${where}. Ask an administrator to run "CREATE EXTENSION vector;" in that database once, then start Yizhi again.`, "The database user may not create the pgvector extension.", { cause: error });
             }
             return error;
         default:
             if (/timeout expired|Connection terminated/i.test(message)) {
-                return new StorageUnavailableError(`Cannot reach the database at ${where}: ${message}. Check that PostgreSQL is running there and that databaseUrl (YIZHI_DATABASE_URL) is right.`, { cause: error });
+                return new StorageUnavailableError(`Cannot reach the database at ${where}: ${message}. Check that PostgreSQL is running there and that databaseUrl (YIZHI_DATABASE_URL) is right.`, "The database cannot be reached.", { cause: error });
             }
             return error;
     }

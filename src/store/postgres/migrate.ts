@@ -24,7 +24,7 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = 
         const known = Math.max(0, ...MIGRATIONS.map((migration) => migration.version));
         const newest = Math.max(0, ...applied);
         if (newest > known) {
-            throw new StorageUnavailableError(`The database's schema is at version ${newest}, made by a newer Yizhi than this one (which knows up to ${known}). Upgrade this Yizhi.`);
+            throw new StorageUnavailableError(`The database's schema is at version ${newest}, made by a newer Yizhi than this one (which knows up to ${known}). Upgrade this Yizhi.`, "The database was set up by a newer Yizhi.");
         }
         const done: number[] = [];
         for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
