@@ -1,6 +1,8 @@
 import readline from "node:readline/promises";
 import type { Command } from "commander";
 import type { KnowledgeBaseService } from "../../service/knowledgeBaseService.js";
+import { copyKnowledgeBase } from "../../store/copyKnowledgeBase.js";
+import { createStorage } from "../../store/createStorage.js";
 import { summarizeDocument } from "../../store/records.js";
 import { Yizhi } from "../../yizhi.js";
 import { configFromCommand } from "../globalOptions.js";
@@ -16,7 +18,7 @@ export function registerKnowledgeBaseCommands(program: Command): void {
             const yizhi = new Yizhi(configFromCommand(command).config);
             const summaries = await yizhi.knowledgeBases.list();
             if (flags.json === true) return printJson(summaries);
-            if (summaries.length === 0) process.stdout.write(`No knowledge bases in ${yizhi.config.dataDir}.\n`);
+            if (summaries.length === 0) process.stdout.write(`No knowledge bases in ${yizhi.storage.location}.\n`);
             for (const summary of summaries) {
                 const counts = summary.problem ?? `${summary.documents} documents\t${summary.chunks} chunks`;
                 process.stdout.write(`${summary.name}\t${counts}\t${summary.embedder}\n`);
@@ -42,6 +44,26 @@ export function registerKnowledgeBaseCommands(program: Command): void {
             const { chunks, bytesBefore, bytesAfter } = await yizhi.knowledgeBases.compact(name);
             const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
             process.stdout.write(`Compacted knowledge base "${name}": ${chunks} chunks, ${mb(bytesBefore)} MB → ${mb(bytesAfter)} MB.\n`);
+        });
+
+    kb.command("copy")
+        .description("copy a knowledge base to the other storage (file or postgres), vectors and all, without embedding again")
+        .argument("<name>", "knowledge base, in the configured storage")
+        .requiredOption("--to <storage>", "file (folders under dataDir) or postgres (the database at databaseUrl)")
+        .option("--as <name>", "its name there (default: the same)")
+        .action(async (name: string, flags: { to: string; as?: string }, command: Command) => {
+            const { config } = configFromCommand(command);
+            if (flags.to !== "file" && flags.to !== "postgres") throw new CliExit(1, `--to must be file or postgres, not "${flags.to}".`);
+            const target = flags.as ?? name;
+            if (flags.to === config.storage && target === name) throw new CliExit(1, `"${name}" is already in the ${config.storage} storage: name the copy with --as.`);
+            const from = createStorage(config);
+            const to = createStorage(config, flags.to);
+            try {
+                const { documents, chunks } = await copyKnowledgeBase(from, to, name, { as: target });
+                process.stdout.write(`Copied knowledge base "${name}" from ${from.location} to "${target}" in ${to.location}: ${documents} documents, ${chunks} chunks.\n`);
+            } finally {
+                await Promise.all([from.close(), to.close()]);
+            }
         });
 
     kb.command("delete")

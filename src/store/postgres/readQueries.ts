@@ -57,7 +57,8 @@ export async function readVectors(client: Queryable, kb: KnowledgeBaseRow, label
         `SELECT label, embedding::text AS embedding FROM ${partitionsOf(kb.id).vectors} WHERE kb_id = $1 AND label = ANY($2::bigint[])`,
         [kb.id, labels],
     );
-    return new Map(rows.map((row) => [row.label, JSON.parse(row.embedding) as number[]]));
+    // pgvector prints the shortest decimal that reads back as the same 32-bit float: the float is what was stored.
+    return new Map(rows.map((row) => [row.label, (JSON.parse(row.embedding) as number[]).map(Math.fround)]));
 }
 
 /** pgvector's text form of a vector. */
