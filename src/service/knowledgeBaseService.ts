@@ -108,7 +108,7 @@ export class KnowledgeBaseService {
         validateKbName(name);
         const found = await Promise.all(paths.map((given) => fs.stat(given).then(() => true, () => false)));
         if (!found.includes(true)) throw new PathsNotFoundError(paths);
-        return this.withWriter(name, { create: true }, (writer) => ingestPaths(paths, { ...options, ...this.ingestOptions(writer) }));
+        return this.withWriter(name, { create: true }, (writer) => ingestPaths(paths, { ...this.ingestOptions(writer), ...options }));
     }
 
     /** Ingests uploaded files; each is stored under its file name, replacing an earlier upload of that name. */
@@ -176,7 +176,10 @@ export class KnowledgeBaseService {
 
     private ingestOptions(writer: KnowledgeBaseWriter): Omit<IngestOptions, "prune" | "onProgress"> {
         const { runtime, parser, config } = this.options;
-        return { knowledgeBase: writer, embeddings: runtime.embeddings, parser, chunkSize: config.chunkSize, chunkOverlap: config.chunkOverlap };
+        return {
+            knowledgeBase: writer, embeddings: runtime.embeddings, parser, chunkSize: config.chunkSize, chunkOverlap: config.chunkOverlap,
+            commitIntervalMs: this.storage.commitIntervalMs,
+        };
     }
 
     /**

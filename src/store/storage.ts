@@ -12,6 +12,11 @@ import type { ChunkRecord, DocumentChanges, DocumentRecord, NewChunk } from "./r
 export interface Storage {
     /** Where the knowledge bases are, for messages (a folder, or a database without its password). */
     readonly location: string;
+    /**
+     * How often ingest commits, in milliseconds: the embedded store gathers documents into commits
+     * (each one a sync to disk); a database commits each document in a transaction of its own (0).
+     */
+    readonly commitIntervalMs: number;
     /** Resolves once the storage can be used (a database reached, its schema up to date); throws `StorageUnavailableError` saying why not. */
     ready(): Promise<void>;
     list(): Promise<KnowledgeBaseSummary[]>;

@@ -47,6 +47,8 @@ export interface EmbeddedStorageOptions {
  * (see `compactionIsWorthwhile`) and by `compact`. One writer per knowledge base, by a lock file.
  */
 export class EmbeddedStorage implements Storage {
+    public readonly commitIntervalMs = 2_000;
+
     public constructor(private readonly options: EmbeddedStorageOptions) {}
 
     public get location(): string {

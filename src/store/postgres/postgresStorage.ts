@@ -39,6 +39,7 @@ export interface PostgresStorageOptions {
  */
 export class PostgresStorage implements Storage {
     public readonly location: string;
+    public readonly commitIntervalMs = 0;
     private readonly pool: pg.Pool;
     private migrated: Promise<void> | undefined;
 
