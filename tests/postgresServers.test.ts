@@ -88,8 +88,23 @@ describe("several Yizhi processes on one PostgreSQL", () => {
             .map(({ source, text, score }) => ({ source, text, score: score.toFixed(9) }));
         assert.ok(sources(onFile.stdout).length > 0);
         assert.deepEqual(sources(onPostgres.stdout), sources(onFile.stdout));
+        const squad = path.join(temp.dir, "squad.json");
+        await fs.writeFile(squad, JSON.stringify({ version: "v2.0", data: [{ title: "规章", paragraphs: [
+            { context: "差旅费报销须在出差结束后十五个工作日内提交，并附上发票和行程单。", qas: [{ id: "q1", question: "差旅费报销要在出差结束后多少个工作日内提交？", answers: [{ text: "十五个工作日", answer_start: 12 }] }] },
+            { context: "数据库每天凌晨备份一次，备份文件保留三十天后自动删除。", qas: [{ id: "q2", question: "数据库备份文件保留多少天？", answers: [{ text: "三十天", answer_start: 18 }] }] },
+        ] }] }));
+        const evaluate = ["eval", squad, "--mode", "bm25", "--json"];
+        const [evalOnFile, evalOnPostgres] = await Promise.all([runCli(evaluate, file), runCli(evaluate, env("cli"))]);
+        assert.equal(evalOnPostgres.code, 0, evalOnPostgres.stderr);
+        const recall = (output: string) => {
+            const report = JSON.parse(output) as Record<string, unknown>;
+            return { chunks: report.chunks, "recall@1": report["recall@1"], mrr: report.mrr };
+        };
+        assert.deepEqual(recall(evalOnPostgres.stdout), recall(evalOnFile.stdout));
+        assert.equal(recall(evalOnPostgres.stdout)["recall@1"], 1);
         const listed = await runCli(["kb", "list", "--json"], env("cli"));
-        assert.deepEqual((JSON.parse(listed.stdout) as { name: string; documents: number }[]).map(({ name, documents }) => ({ name, documents })), [{ name: "docs", documents: 3 }]);
+        assert.deepEqual((JSON.parse(listed.stdout) as { name: string; documents: number }[]).map(({ name, documents }) => ({ name, documents })), [{ name: "docs", documents: 3 }],
+            "eval's temporary knowledge base is gone");
         const config = await runCli(["config", "--json"], env("cli"));
         const shown = JSON.parse(config.stdout) as { config: { storage: string; databaseUrl: string } };
         assert.equal(shown.config.storage, "postgres");

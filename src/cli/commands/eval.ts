@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -39,12 +40,14 @@ export function registerEvalCommand(program: Command): void {
             if (flags.limit != null) set.questions = set.questions.slice(0, flags.limit);
             const modes = flags.mode === "all" ? [...retrievalModes] : [flags.mode ?? loaded.config.retrievalMode];
 
-            const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "yizhi-eval-"));
-            const yizhi = new Yizhi({ ...loaded.config, dataDir });
+            // The temporary knowledge base lives in the configured storage: in a folder of its own, or in the database under a name of its own.
+            const dataDir = loaded.config.storage === "file" ? await fs.mkdtemp(path.join(os.tmpdir(), "yizhi-eval-")) : undefined;
+            const yizhi = new Yizhi(dataDir != null ? { ...loaded.config, dataDir } : loaded.config);
+            const kbName = dataDir != null ? "eval" : `eval-${randomBytes(6).toString("hex")}`;
             const progress = process.stderr.isTTY ? createEvalProgressBar() : undefined;
             let index: EvalIndex | undefined;
             try {
-                index = await buildEvalIndex(yizhi, "eval", set, progress?.update);
+                index = await buildEvalIndex(yizhi, kbName, set, progress?.update);
                 const reports: EvalReport[] = [];
                 for (const mode of modes) {
                     reports.push(await evaluateRetrieval(yizhi, index, set, {
@@ -57,8 +60,9 @@ export function registerEvalCommand(program: Command): void {
             } finally {
                 progress?.stop();
                 await index?.knowledgeBase.close();
+                if (dataDir == null && await yizhi.storage.exists(kbName).catch(() => false)) await yizhi.storage.delete(kbName);
                 await yizhi.dispose();
-                await fs.rm(dataDir, { recursive: true, force: true });
+                if (dataDir != null) await fs.rm(dataDir, { recursive: true, force: true });
             }
         });
 }
