@@ -100,6 +100,7 @@ describe("loadConfig", () => {
             YIZHI_MAX_NESTING_DEPTH: "64", YIZHI_MAX_PAGES: "30", YIZHI_MAX_PDF_OBJECTS: "35", YIZHI_MAX_TABLE_ROWS: "40", YIZHI_MAX_TABLE_COLUMNS: "50",
             YIZHI_MAX_CELL_CHARS: "60", YIZHI_MAX_TEXT_CHARS: "70", YIZHI_MAX_UPLOAD_REQUEST_BYTES: "2097152",
             YIZHI_QUESTIONS_PER_MINUTE: "7", YIZHI_UPLOADS_PER_MINUTE: "0",
+            YIZHI_STORAGE: "postgres", YIZHI_DATABASE_URL: "postgres://yizhi:secret@db.example:5432/yizhi", YIZHI_DATABASE_POOL_SIZE: "5",
         };
         assert.deepEqual(Object.keys(env).sort(), Object.values(envNames).sort());
         const { config, origins } = loadConfig({ env, cwd });
@@ -113,6 +114,7 @@ describe("loadConfig", () => {
             rrfK: 10, retrievalCandidates: 50, allowedHosts: "yizhi.example", parseProcesses: 3, embeddingContexts: 2, parseTimeoutSeconds: 30,
             parseMemoryMb: 512, maxInflatedBytes: 1000, maxArchiveEntries: 20, maxNestingDepth: 64, maxPages: 30, maxPdfObjects: 35,
             maxTableRows: 40, maxTableColumns: 50, maxCellChars: 60, maxTextChars: 70, maxUploadRequestBytes: 2097152, questionsPerMinute: 7, uploadsPerMinute: 0,
+            storage: "postgres", databaseUrl: "postgres://yizhi:secret@db.example:5432/yizhi", databasePoolSize: 5,
         });
         for (const key of Object.keys(envNames) as ConfigKey[]) assert.equal(origins[key], "env", key);
     });
@@ -202,6 +204,14 @@ describe("loadConfig", () => {
         const defaults = await folder("overlap-default");
         assertConfigError(() => loadConfig({ env: {}, cwd: defaults, flags: { chunkSize: 50 } }), "chunkOverlap");
         assert.equal(loadConfig({ env: { YIZHI_CHUNK_OVERLAP: "99" }, cwd }).config.chunkOverlap, 99);
+    });
+
+    it("with storage postgres, needs a postgres:// databaseUrl", async () => {
+        const cwd = await folder("postgres");
+        assertConfigError(() => loadConfig({ env: { YIZHI_STORAGE: "postgres" }, cwd }), "databaseUrl", "must name the database");
+        assertConfigError(() => loadConfig({ env: { YIZHI_STORAGE: "postgres", YIZHI_DATABASE_URL: "mysql://db/yizhi" }, cwd }), "databaseUrl", "YIZHI_DATABASE_URL");
+        assertConfigError(() => loadConfig({ env: { YIZHI_STORAGE: "sqlite" }, cwd }), "storage", "YIZHI_STORAGE");
+        assert.equal(loadConfig({ env: { YIZHI_STORAGE: "postgres", YIZHI_DATABASE_URL: "postgresql://db/yizhi" }, cwd }).config.storage, "postgres");
     });
 });
 
