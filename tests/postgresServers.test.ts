@@ -114,6 +114,9 @@ describe("several Yizhi processes on one PostgreSQL", () => {
 
     it("two servers share knowledge bases: one's upload is listed and answered from by the other, and uploads through both land once each", async () => {
         const [a, b] = await Promise.all([serve("a"), serve("b")]);
+        const page = await fetch(`${b.url}/`);
+        assert.equal(page.status, 200);
+        assert.match(await page.text(), /<html/i, "the page is served the same");
         assert.equal((await fetch(`${a.url}/kbs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "team" }) })).status, 201);
         assert.equal((await fetch(`${b.url}/kbs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "team" }) })).status, 409, "created once");
         const policy = await fs.readFile(fixture("zh", "md", "zh_regulation_procuratorate_admin_litigation_supervision_2016.md"), "utf8");

@@ -116,6 +116,12 @@ export function explainDatabaseError(error: unknown, url: string): unknown {
             }
             return error;
         default:
+            if (/timeout exceeded when trying to connect/i.test(message)) {
+                return new StorageUnavailableError(
+                    "Every database connection of this Yizhi process is busy. Try again shortly, or allow it more with databasePoolSize (YIZHI_DATABASE_POOL_SIZE).",
+                    "The database connections are all busy; try again shortly.", { cause: error },
+                );
+            }
             if (/timeout expired|Connection terminated/i.test(message)) {
                 return new StorageUnavailableError(`Cannot reach the database at ${where}: ${message}. Check that PostgreSQL is running there and that databaseUrl (YIZHI_DATABASE_URL) is right.`, "The database cannot be reached.", { cause: error });
             }

@@ -87,7 +87,6 @@ export async function searchDense(client: Queryable, kb: KnowledgeBaseRow, vecto
          ORDER BY embedding::${cast} <=> $1::${cast} LIMIT $2`,
         [vectorLiteral(vector), k],
     );
-    if (exact) await client.query("SELECT set_config('enable_indexscan', 'on', true)");
     return rows;
 }
 
@@ -112,7 +111,7 @@ async function lexicalQuery(client: Queryable, kb: KnowledgeBaseRow, terms: read
 
 interface PostingRow {
     label: number;
-    /** Indexes into the query's terms, with the chunk's count of each. */
+    /** Positions (from 1) in the query's terms, with the chunk's count of each. */
     terms: number[];
     counts: number[];
     length: number;
@@ -125,7 +124,7 @@ interface PostingRow {
 function scoreOf(query: Bm25Query, row: PostingRow): number {
     const order = row.terms.map((term, i) => [term, row.counts[i]!] as const).sort((a, b) => a[0] - b[0]);
     let score = 0;
-    for (const [term, count] of order) score += query.termScore(query.terms[term]!.idf, count, row.length);
+    for (const [term, count] of order) score += query.termScore(query.terms[term - 1]!.idf, count, row.length);
     return score;
 }
 
@@ -139,15 +138,17 @@ export async function searchLexical(client: Queryable, kb: KnowledgeBaseRow, ter
     if (query.terms.length === 0 || k <= 0) return [];
     const { k1, b } = BM25;
     const averageLength = kb.total_length / kb.chunks;
+    // `term = ANY(…)` is what the planner reads through the term index even without statistics (a join with unnest was a sequential scan).
     const { rows } = await client.query<PostingRow>(
-        `SELECT p.label, array_agg(q.ord::int) AS terms, array_agg(p.count) AS counts, max(p.length) AS length
-         FROM ${partitionsOf(kb.id).postings} p JOIN unnest($1::text[], $2::float8[]) WITH ORDINALITY AS q(term, idf, ord) ON p.term = q.term
-         GROUP BY p.label
-         ORDER BY sum(q.idf * p.count * ($3::float8 + 1) / (p.count + $3::float8 * (1 - $4::float8 + $4::float8 * p.length / $5::float8))) DESC, p.label
+        `SELECT label, array_agg(array_position($1::text[], term)) AS terms, array_agg(count) AS counts, max(length) AS length
+         FROM ${partitionsOf(kb.id).postings} WHERE term = ANY($1::text[])
+         GROUP BY label
+         ORDER BY sum(($2::float8[])[array_position($1::text[], term)] * count * ($3::float8 + 1)
+                      / (count + $3::float8 * (1 - $4::float8 + $4::float8 * length / $5::float8))) DESC, label
          LIMIT $6`,
         [query.terms.map((term) => term.term), query.terms.map((term) => term.idf), k1, b, averageLength, k + Math.min(k, 100) + 10],
     );
-    const scores = new Map(rows.map((row) => [row.label, scoreOf(query, { ...row, terms: row.terms.map((ord) => ord - 1) })]));
+    const scores = new Map(rows.map((row) => [row.label, scoreOf(query, row)]));
     return bestK(scores, k).map(([label, score]) => query.hit(label, score));
 }
 
@@ -160,13 +161,12 @@ export async function scoreLexical(client: Queryable, kb: KnowledgeBaseRow, term
     const scores = new Map(stored.map((row) => [row.label, 0]));
     if (query.terms.length > 0 && scores.size > 0) {
         const { rows } = await client.query<PostingRow>(
-            `SELECT p.label, array_agg(q.ord::int) AS terms, array_agg(p.count) AS counts, max(p.length) AS length
-             FROM ${tables.postings} p JOIN unnest($1::text[]) WITH ORDINALITY AS q(term, ord) ON p.term = q.term
-             WHERE p.label = ANY($2::bigint[])
-             GROUP BY p.label`,
+            `SELECT label, array_agg(array_position($1::text[], term)) AS terms, array_agg(count) AS counts, max(length) AS length
+             FROM ${tables.postings} WHERE label = ANY($2::bigint[]) AND term = ANY($1::text[])
+             GROUP BY label`,
             [query.terms.map((term) => term.term), [...scores.keys()]],
         );
-        for (const row of rows) scores.set(row.label, scoreOf(query, { ...row, terms: row.terms.map((ord) => ord - 1) }));
+        for (const row of rows) scores.set(row.label, scoreOf(query, row));
     }
     return new Map([...scores].map(([label, score]) => [label, query.hit(label, score)]));
 }
