@@ -9,7 +9,7 @@ import { EmbeddedStorage } from "../src/store/embedded/embeddedStorage.js";
 import { PostgresStorage } from "../src/store/postgres/postgresStorage.js";
 import type { LexicalHit } from "../src/retrieval/bm25.js";
 import type { KnowledgeBaseReader, ScoredLabel, Storage } from "../src/store/storage.js";
-import { fixture, makeTempDir } from "./helpers.js";
+import { fixture, makeTempDir, mulberry32 } from "./helpers.js";
 import { describeStorageContract, embedder, makeDocument, put, textDocument, type TestDocument } from "./storageContract.js";
 import { vectorDatabase, type TestDatabase } from "./testDatabases.js";
 
@@ -99,6 +99,26 @@ describe("postgres and embedded backends: the same scores, and copies both ways"
             fileHits.forEach((hit, i) => close(postgresHits[i]!.score, hit.score, 1e-6));
         }
         await Promise.all(readers.map((reader) => reader.close()));
+    });
+
+    it("indexes vectors past pgvector's 2,000 dimensions as halfvec, and searches past 4,000 exactly", async () => {
+        for (const dimension of [3072, 4096]) {
+            const wide = { id: `wide-${dimension}`, dimension };
+            const random = mulberry32(dimension);
+            const vectors = Array.from({ length: 30 }, () => Array.from({ length: dimension }, () => random() * 2 - 1));
+            const writer = await postgres.openWriter(wide.id, wide, { create: true });
+            await writer.putDocument(makeDocument("w", 30, 1).document, vectors.map((_, index) => ({ index, text: `第${index}段`, start: 0 })), vectors);
+            await writer.commit();
+            await writer.close();
+            const reader = await postgres.openReader(wide.id, wide);
+            const labels = (await reader.getDocument("w"))!.labels;
+            for (const i of [0, 17, 29]) {
+                const [best] = await reader.denseSearch(vectors[i]!, 5);
+                assert.equal(best?.label, labels[i]);
+                close(best!.score, 1, dimension <= 4000 ? 1e-3 : 1e-6);
+            }
+            await reader.close();
+        }
     });
 
     /** Every document with its chunks and vectors, by document id and position. */
