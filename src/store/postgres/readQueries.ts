@@ -138,14 +138,19 @@ export async function searchLexical(client: Queryable, kb: KnowledgeBaseRow, ter
     if (query.terms.length === 0 || k <= 0) return [];
     const { k1, b } = BM25;
     const averageLength = kb.total_length / kb.chunks;
-    // `term = ANY(…)` is what the planner reads through the term index even without statistics (a join with unnest was a sequential scan).
+    // `term = ANY(…)` is what the planner reads through the term index even without statistics (a join
+    // with unnest was a sequential scan). Ranked by the sum alone; only the best are read term by term.
+    const postings = partitionsOf(kb.id).postings;
     const { rows } = await client.query<PostingRow>(
-        `SELECT label, array_agg(array_position($1::text[], term)) AS terms, array_agg(count) AS counts, max(length) AS length
-         FROM ${partitionsOf(kb.id).postings} WHERE term = ANY($1::text[])
-         GROUP BY label
-         ORDER BY sum(($2::float8[])[array_position($1::text[], term)] * count * ($3::float8 + 1)
-                      / (count + $3::float8 * (1 - $4::float8 + $4::float8 * length / $5::float8))) DESC, label
-         LIMIT $6`,
+        `WITH best AS (
+             SELECT label FROM ${postings} WHERE term = ANY($1::text[])
+             GROUP BY label
+             ORDER BY sum(($2::float8[])[array_position($1::text[], term)] * count * ($3::float8 + 1)
+                          / (count + $3::float8 * (1 - $4::float8 + $4::float8 * length / $5::float8))) DESC, label
+             LIMIT $6)
+         SELECT label, array_agg(array_position($1::text[], term)) AS terms, array_agg(count) AS counts, max(length) AS length
+         FROM ${postings} WHERE label IN (SELECT label FROM best) AND term = ANY($1::text[])
+         GROUP BY label`,
         [query.terms.map((term) => term.term), query.terms.map((term) => term.idf), k1, b, averageLength, k + Math.min(k, 100) + 10],
     );
     const scores = new Map(rows.map((row) => [row.label, scoreOf(query, row)]));
