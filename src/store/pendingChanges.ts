@@ -1,7 +1,7 @@
 import { YizhiError } from "../errors.js";
 import { termCounts } from "../retrieval/bm25.js";
 import { tokenize } from "../retrieval/tokenize.js";
-import type { ChunkRecord, DocumentChanges, DocumentRecord, NewChunk } from "./records.js";
+import type { ChunkRecord, DocumentRecord, NewChunk } from "./records.js";
 
 /** A chunk on its way in: its record, vector and terms. */
 export interface ChunkToStore {
@@ -35,37 +35,4 @@ export function chunksToStore(
         const { counts, length } = termCounts(tokenize(chunk.text));
         return { chunk: { ...chunk, label: labels[i]!, documentId: document.id, source: document.source }, vector: vectors[i]!, counts, length };
     });
-}
-
-/**
- * A writer's changes not committed yet, by document id, and what the writer sees through them: its
- * own changes at once, over what is stored.
- */
-export class PendingChanges extends Map<string, DocumentChange> {
-    /** The stored documents as the changes leave them. */
-    public overlay(stored: readonly DocumentRecord[]): DocumentRecord[] {
-        const documents = stored.filter((document) => !this.has(document.id));
-        for (const change of this.values()) if (change.kind !== "remove") documents.push(change.record);
-        return documents;
-    }
-
-    /** The document as the changes leave it: `null` when they remove it, undefined when they do not touch it. */
-    public document(id: string): DocumentRecord | null | undefined {
-        const change = this.get(id);
-        if (change == null) return undefined;
-        return change.kind === "remove" ? null : change.record;
-    }
-
-    /** A document the changes add or change that holds `hash`. */
-    public withHash(hash: string): DocumentRecord | undefined {
-        for (const change of this.values()) if (change.kind !== "remove" && change.record.hash === hash) return change.record;
-        return undefined;
-    }
-
-    /** Records `changes` to document `id`, which is `current` (undefined: there is none, and nothing changes). */
-    public update(id: string, changes: DocumentChanges, current: DocumentRecord | undefined): void {
-        const change = this.get(id);
-        if (change?.kind === "put") this.set(id, { ...change, record: { ...change.record, ...changes } });
-        else if (current != null) this.set(id, { kind: "update", record: { ...current, ...changes } });
-    }
 }

@@ -1,11 +1,12 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Language } from "../../answer/language.js";
-import { InsufficientStorageError, isDiskFull, KnowledgeBaseClosedError, KnowledgeBaseLockLostError, KnowledgeBaseNotFoundError } from "../../errors.js";
+import { InsufficientStorageError, isDiskFull, KnowledgeBaseClosedError, KnowledgeBaseNotFoundError } from "../../errors.js";
 import { Bm25Query, type LexicalHit } from "../../retrieval/bm25.js";
-import type { ChunkRecord, DocumentChanges, DocumentRecord, NewChunk } from "../records.js";
-import { chunksToStore, PendingChanges } from "../pendingChanges.js";
-import type { KnowledgeBaseReader, KnowledgeBaseWriter, PromptOverride, ScoredLabel } from "../storage.js";
+import type { ChunkRecord, DocumentRecord, NewChunk } from "../records.js";
+import { BufferedWriter } from "../bufferedWriter.js";
+import { chunksToStore } from "../pendingChanges.js";
+import type { KnowledgeBaseReader, PromptOverride, ScoredLabel } from "../storage.js";
 import { freeBytes } from "../durableFiles.js";
 import type { HnswParams } from "../vectorGraph.js";
 import type { WriteLock } from "../writeLock.js";
@@ -187,11 +188,9 @@ async function openStore(options: EmbeddedOptions): Promise<{ store: LmdbStore; 
  * `commit()` writes them in one LMDB transaction; closing saves the vector graph when enough has
  * changed since it was last saved (see `compactionIsWorthwhile`), then gives up the write lock.
  */
-export class EmbeddedWriter implements KnowledgeBaseWriter {
-    private readonly pending = new PendingChanges();
+export class EmbeddedWriter extends BufferedWriter {
     /** About what committing `pending` writes, to tell a full disk from a failing one. */
     private pendingBytes = 0;
-    private closed = false;
 
     public constructor(
         private readonly store: LmdbStore,
@@ -199,29 +198,29 @@ export class EmbeddedWriter implements KnowledgeBaseWriter {
         private readonly options: EmbeddedOptions,
         private version = store.state().version,
         private labelsIssued = store.state().labelsIssued,
-    ) {}
+    ) {
+        super();
+    }
 
     public get name(): string {
         return this.options.kb;
     }
 
-    public async documents(): Promise<DocumentRecord[]> {
-        this.assertOpen();
-        return this.pending.overlay(this.store.allDocuments());
+    protected get compromised(): Error | undefined {
+        return this.lock.compromised;
     }
 
-    public async getDocument(id: string): Promise<DocumentRecord | undefined> {
-        this.assertOpen();
-        const pending = this.pending.document(id);
-        return pending !== undefined ? pending ?? undefined : this.store.getDocument(id);
+    protected async storedDocuments(): Promise<DocumentRecord[]> {
+        return this.store.allDocuments();
     }
 
-    public async findByHash(hash: string): Promise<DocumentRecord | undefined> {
-        this.assertOpen();
-        const pending = this.pending.withHash(hash);
-        if (pending != null) return pending;
+    protected async storedDocument(id: string): Promise<DocumentRecord | undefined> {
+        return this.store.getDocument(id);
+    }
+
+    protected async storedWithHash(hash: string, except: readonly string[]): Promise<DocumentRecord | undefined> {
         const id = this.store.documentIdWithHash(hash);
-        return id != null && !this.pending.has(id) ? this.store.getDocument(id) : undefined;
+        return id != null && !except.includes(id) ? this.store.getDocument(id) : undefined;
     }
 
     public async putDocument(document: Omit<DocumentRecord, "labels">, chunks: readonly NewChunk[], vectors: readonly (readonly number[])[]): Promise<DocumentRecord> {
@@ -233,18 +232,6 @@ export class EmbeddedWriter implements KnowledgeBaseWriter {
         this.pending.set(document.id, { kind: "put", record, chunks: stored });
         for (const { chunk, counts } of stored) this.pendingBytes += Buffer.byteLength(chunk.text) + 4 * this.options.dimension + 16 * counts.size + 256;
         return record;
-    }
-
-    public async updateDocument(id: string, changes: DocumentChanges): Promise<void> {
-        this.assertWritable();
-        this.pending.update(id, changes, this.pending.get(id)?.kind === "put" ? undefined : await this.getDocument(id));
-    }
-
-    public async removeDocument(id: string): Promise<boolean> {
-        this.assertWritable();
-        if (await this.getDocument(id) == null) return false;
-        this.pending.set(id, { kind: "remove" });
-        return true;
     }
 
     public async commit(): Promise<void> {
@@ -292,18 +279,5 @@ export class EmbeddedWriter implements KnowledgeBaseWriter {
             await this.lock.release();
             await this.store.close();
         }
-    }
-
-    public async [Symbol.asyncDispose](): Promise<void> {
-        await this.close();
-    }
-
-    private assertOpen(): void {
-        if (this.closed) throw new KnowledgeBaseClosedError(this.name);
-    }
-
-    private assertWritable(): void {
-        this.assertOpen();
-        if (this.lock.compromised != null) throw new KnowledgeBaseLockLostError(this.name, this.lock.compromised.message);
     }
 }

@@ -3,10 +3,11 @@ import type { Language } from "../../answer/language.js";
 import { KnowledgeBaseClosedError, KnowledgeBaseLockLostError } from "../../errors.js";
 import type { EmbedderIdentity } from "../../models/llamaEmbeddings.js";
 import type { LexicalHit } from "../../retrieval/bm25.js";
-import type { ChunkRecord, DocumentChanges, DocumentRecord, NewChunk } from "../records.js";
-import { assertVectors, chunksToStore, PendingChanges } from "../pendingChanges.js";
-import type { KnowledgeBaseReader, KnowledgeBaseWriter, PromptOverride, ScoredLabel } from "../storage.js";
-import { transactionOn, type Queryable } from "./database.js";
+import type { ChunkRecord, DocumentRecord, NewChunk } from "../records.js";
+import { BufferedWriter } from "../bufferedWriter.js";
+import { assertVectors, chunksToStore } from "../pendingChanges.js";
+import type { KnowledgeBaseReader, PromptOverride, ScoredLabel } from "../storage.js";
+import { inTransaction, transactionOn, type Queryable } from "./database.js";
 import { findKnowledgeBase, getKnowledgeBase, type KnowledgeBaseRow } from "./knowledgeBaseRow.js";
 import {
     readChunks, readDocument, readDocuments, readDocumentWithHash, readVectors, scoreDense, scoreLexical, searchDense, searchLexical,
@@ -89,15 +90,7 @@ export class PostgresReader implements KnowledgeBaseReader {
 
     private async read<T>(job: (client: Queryable, kb: KnowledgeBaseRow) => Promise<T>): Promise<T> {
         if (this.closed) throw new KnowledgeBaseClosedError(this.name);
-        const client = await this.options.pool.connect();
-        try {
-            return await transactionOn(client, async () => {
-                const kb = await getKnowledgeBase(client, this.name, this.options.location, this.options.embedder);
-                return job(client, kb);
-            }, SNAPSHOT);
-        } finally {
-            client.release();
-        }
+        return inTransaction(this.options.pool, async (client) => job(client, await getKnowledgeBase(client, this.name, this.options.location, this.options.embedder)), SNAPSHOT);
     }
 }
 
@@ -106,34 +99,33 @@ export class PostgresReader implements KnowledgeBaseReader {
  * Changes wait in memory until `commit()` writes them in one transaction: the documents whole,
  * with their chunks, vectors and postings, and a new version. Readers see all of it or none.
  */
-export class PostgresWriter implements KnowledgeBaseWriter {
-    private readonly pending = new PendingChanges();
-    private closed = false;
-
+export class PostgresWriter extends BufferedWriter {
     public constructor(
         private readonly lease: WriterLease,
         private readonly kb: KnowledgeBaseRow,
         private readonly options: PostgresKnowledgeBaseOptions,
-    ) {}
+    ) {
+        super();
+    }
 
     public get name(): string {
         return this.options.name;
     }
 
-    public async documents(): Promise<DocumentRecord[]> {
-        this.assertOpen();
-        return this.pending.overlay(await this.lease.use((client) => readDocuments(client, this.kb)));
+    protected get compromised(): Error | undefined {
+        return this.lease.compromised;
     }
 
-    public async getDocument(id: string): Promise<DocumentRecord | undefined> {
-        this.assertOpen();
-        const pending = this.pending.document(id);
-        return pending !== undefined ? pending ?? undefined : this.lease.use((client) => readDocument(client, this.kb, id));
+    protected storedDocuments(): Promise<DocumentRecord[]> {
+        return this.lease.use((client) => readDocuments(client, this.kb));
     }
 
-    public async findByHash(hash: string): Promise<DocumentRecord | undefined> {
-        this.assertOpen();
-        return this.pending.withHash(hash) ?? this.lease.use((client) => readDocumentWithHash(client, this.kb, hash, [...this.pending.keys()]));
+    protected storedDocument(id: string): Promise<DocumentRecord | undefined> {
+        return this.lease.use((client) => readDocument(client, this.kb, id));
+    }
+
+    protected storedWithHash(hash: string, except: readonly string[]): Promise<DocumentRecord | undefined> {
+        return this.lease.use((client) => readDocumentWithHash(client, this.kb, hash, except));
     }
 
     public async putDocument(document: Omit<DocumentRecord, "labels">, chunks: readonly NewChunk[], vectors: readonly (readonly number[])[]): Promise<DocumentRecord> {
@@ -148,18 +140,6 @@ export class PostgresWriter implements KnowledgeBaseWriter {
         const record: DocumentRecord = { ...document, labels };
         this.pending.set(document.id, { kind: "put", record, chunks: chunksToStore(this.name, this.kb.dimension, document, chunks, vectors, labels) });
         return record;
-    }
-
-    public async updateDocument(id: string, changes: DocumentChanges): Promise<void> {
-        this.assertWritable();
-        this.pending.update(id, changes, this.pending.get(id)?.kind === "put" ? undefined : await this.getDocument(id));
-    }
-
-    public async removeDocument(id: string): Promise<boolean> {
-        this.assertWritable();
-        if (await this.getDocument(id) == null) return false;
-        this.pending.set(id, { kind: "remove" });
-        return true;
     }
 
     public async commit(): Promise<void> {
@@ -179,18 +159,5 @@ export class PostgresWriter implements KnowledgeBaseWriter {
         this.closed = true;
         this.pending.clear();
         await this.lease.release();
-    }
-
-    public async [Symbol.asyncDispose](): Promise<void> {
-        await this.close();
-    }
-
-    private assertOpen(): void {
-        if (this.closed) throw new KnowledgeBaseClosedError(this.name);
-    }
-
-    private assertWritable(): void {
-        this.assertOpen();
-        if (this.lease.compromised != null) throw new KnowledgeBaseLockLostError(this.name, this.lease.compromised.message);
     }
 }
