@@ -3,10 +3,13 @@
  * `Yizhi` code path and the real test model, and prints Markdown tables.
  *
  *   npm run bench:ingest -- [--corpus fixtures|news|articles|all] [--threads N] [--embedding-context TOKENS]
- *                           [--embedding-contexts N,N,...] [--chunk-size CHARS] [--runs N] [--limit-bytes N]
+ *                           [--embedding-contexts N,N,...] [--llama-server] [--chunk-size CHARS] [--runs N] [--limit-bytes N]
  *
  * `--embedding-contexts 1,2,4` runs each corpus once per count of parallel embedding contexts,
- * side by side, with each one's speed-up over the first. `--corpus articles` ingests the news
+ * side by side, with each one's speed-up over the first; `--llama-server` adds a row embedding through
+ * llama.cpp's llama-server (built by scripts/build-llama-server.sh) serving the same model on loopback,
+ * in batches of `embeddingBatchSize` texts. It embeds whole chunks (it cannot truncate them), so for
+ * a fair comparison give `--embedding-context` room for a chunk and a small `--chunk-size`. `--corpus articles` ingests the news
  * file's articles, 5 copies of each, once as 5 files and once as one file per article, side by
  * side: what a commit costs as the knowledge base grows shows in the second's time per chunk.
  * Peak memory is measured on one more ingest of each corpus by the built CLI: `npm run build` first.
@@ -24,8 +27,10 @@ import { loaderFor } from "../ingest/loaders/index.js";
 import { parseFile } from "../ingest/parseFile.js";
 import type { SplitterOptions } from "../ingest/splitter.js";
 import { envNames, loadConfig } from "../src/config/loadConfig.js";
+import { LlamaEmbeddings } from "../src/models/local/llamaEmbeddings.js";
 import type { Config, ConfigInput, ConfigKey } from "../src/config/schema.js";
 import { Yizhi } from "../src/yizhi.js";
+import { startLlamaServer } from "../tests/llamaServer.js";
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 const sharedDir = path.resolve(repoRoot, "../shared");
@@ -44,6 +49,8 @@ interface BenchOptions {
     embeddingContext?: number;
     /** Embedding contexts per run, each a row; 0 is the configured default. */
     embeddingContexts: number[];
+    /** Adds a row embedding through llama-server. */
+    llamaServer: boolean;
     chunkSize?: number;
     runs: number;
     limitBytes?: number;
@@ -79,8 +86,7 @@ interface CliMemory {
 
 interface CorpusResult {
     corpus: Corpus;
-    /** Embedding contexts of these runs (0: the configured default). */
-    contexts: number;
+    embedder: EmbedderRun;
     runs: RunResult[];
     memory: CliMemory;
 }
@@ -93,6 +99,7 @@ function parseOptions(argv: string[]): BenchOptions {
             threads: { type: "string", default: "1" },
             "embedding-context": { type: "string" },
             "embedding-contexts": { type: "string", default: "0" },
+            "llama-server": { type: "boolean", default: false },
             "chunk-size": { type: "string" },
             runs: { type: "string", default: "1" },
             "limit-bytes": { type: "string" },
@@ -107,6 +114,7 @@ function parseOptions(argv: string[]): BenchOptions {
         threads: parseCount("--threads", values.threads, 0),
         runs: parseCount("--runs", values.runs, 1),
         embeddingContexts: (values["embedding-contexts"] ?? "0").split(",").map((count) => parseCount("--embedding-contexts", count.trim(), 0)),
+        llamaServer: values["llama-server"] === true,
         ...optionalCount("embeddingContext", "--embedding-context", values["embedding-context"]),
         ...optionalCount("chunkSize", "--chunk-size", values["chunk-size"]),
         ...optionalCount("limitBytes", "--limit-bytes", values["limit-bytes"]),
@@ -124,21 +132,25 @@ function optionalCount<K extends string>(key: K, flag: string, raw: string | und
 }
 
 /** The benchmark's own settings, which win over `YIZHI_*` variables. */
-function benchFlags(options: BenchOptions, dataDir: string, embeddingContexts = 0): ConfigInput {
+/** What embeds a row's chunks: local contexts (0: the configured default), or llama-server at `baseUrl`. */
+type EmbedderRun = { contexts: number } | { llamaServer: string };
+
+function benchFlags(options: BenchOptions, dataDir: string, embedder: EmbedderRun = { contexts: 0 }): ConfigInput {
     return {
         dataDir,
         llmModel: modelPath,
         embeddingModel: modelPath,
         threads: options.threads,
         ...(options.embeddingContext != null ? { embeddingContextSize: options.embeddingContext } : {}),
-        ...(embeddingContexts > 0 ? { embeddingContexts } : {}),
+        ...("contexts" in embedder && embedder.contexts > 0 ? { embeddingContexts: embedder.contexts } : {}),
+        ...("llamaServer" in embedder ? { embeddingProvider: "openai", embeddingBaseUrl: embedder.llamaServer, embeddingModel: "stories260K" } as const : {}),
         ...(options.chunkSize != null ? { chunkSize: options.chunkSize } : {}),
     };
 }
 
 /** The configuration a run uses: `YIZHI_*` variables apply, the benchmark's own flags win. */
-function buildConfig(options: BenchOptions, dataDir: string, embeddingContexts = 0): Config {
-    return loadConfig({ env: process.env, flags: benchFlags(options, dataDir, embeddingContexts) }).config;
+function buildConfig(options: BenchOptions, dataDir: string, embedder?: EmbedderRun): Config {
+    return loadConfig({ env: process.env, flags: benchFlags(options, dataDir, embedder) }).config;
 }
 
 async function prepareCorpus(name: CorpusName, options: BenchOptions, tempDir: string): Promise<Corpus> {
@@ -210,7 +222,7 @@ async function measureIngest(files: readonly string[], config: Config): Promise<
     const yizhi = new Yizhi(config);
     try {
         // Load the model outside the timed part: it is paid once per process, not per file.
-        await yizhi.runtime.embeddings.embedQuery("warm-up");
+        await yizhi.models.embeddings.embedQuery("warm-up");
         const started = performance.now();
         const report = await yizhi.knowledgeBases.ingest("bench", files);
         const totalMs = performance.now() - started;
@@ -221,7 +233,7 @@ async function measureIngest(files: readonly string[], config: Config): Promise<
             chunks: report.chunksEmbedded,
             totalMs,
             embeddingMs: report.timings.embeddingMs,
-            truncated: yizhi.runtime.embeddings.truncatedInputs,
+            truncated: yizhi.models.embeddings instanceof LlamaEmbeddings ? yizhi.models.embeddings.truncatedInputs : 0,
             problems: report.files.filter((file) => file.status !== "ingested"),
         };
     } finally {
@@ -229,10 +241,10 @@ async function measureIngest(files: readonly string[], config: Config): Promise<
     }
 }
 
-async function runOnce(corpus: Corpus, options: BenchOptions, contexts: number): Promise<RunResult> {
+async function runOnce(corpus: Corpus, options: BenchOptions, embedder: EmbedderRun): Promise<RunResult> {
     const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "yizhi-bench-data-"));
     try {
-        const config = buildConfig(options, dataDir, contexts);
+        const config = buildConfig(options, dataDir, embedder);
         const parseSplitMs = await measureParseSplit(corpus.files, config);
         return { ...await measureIngest(corpus.files, config), parseSplitMs };
     } finally {
@@ -247,13 +259,13 @@ const cliPath = path.join(repoRoot, "dist", "src", "cli", "main.js");
  * process's memory every 100 ms: measured in this process, the parse+split timing and the runs
  * before would count, and tsx, which runs the benchmark, holds a few hundred MB of its own.
  */
-async function measureCliMemory(corpus: Corpus, options: BenchOptions, contexts: number): Promise<CliMemory> {
+async function measureCliMemory(corpus: Corpus, options: BenchOptions, embedder: EmbedderRun): Promise<CliMemory> {
     await fs.access(cliPath).catch(() => {
         throw new Error(`${cliPath} is missing: run npm run build first (the peak memory is measured on the built CLI)`);
     });
     const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "yizhi-bench-cli-"));
     const env: Record<string, string> = { ...process.env as Record<string, string> };
-    for (const [key, value] of Object.entries(benchFlags(options, dataDir, contexts))) env[envNames[key as ConfigKey]] = String(value);
+    for (const [key, value] of Object.entries(benchFlags(options, dataDir, embedder))) env[envNames[key as ConfigKey]] = String(value);
     try {
         const child = spawn(process.execPath, [cliPath, "ingest", ...corpus.files, "--kb", "bench", "--json"], { env, stdio: ["ignore", "ignore", "pipe"] });
         let stderr = "";
@@ -277,17 +289,17 @@ async function measureCliMemory(corpus: Corpus, options: BenchOptions, contexts:
     }
 }
 
-async function benchCorpus(corpus: Corpus, options: BenchOptions, contexts: number): Promise<CorpusResult> {
+async function benchCorpus(corpus: Corpus, options: BenchOptions, embedder: EmbedderRun): Promise<CorpusResult> {
     // One untimed pass first, so that the separate parse+split timing and the ingest's own parsing
     // both run warm (JIT done, pdf.js and DOM modules loaded).
     await measureParseSplit(corpus.files, buildConfig(options, os.tmpdir()));
     const runs: RunResult[] = [];
     for (let i = 1; i <= options.runs; i++) {
-        const run = await runOnce(corpus, options, contexts);
-        process.stderr.write(`${corpus.name} (${contexts || "default"} contexts) run ${i}/${options.runs}: ${run.chunks} chunks in ${seconds(run.totalMs)} s\n`);
+        const run = await runOnce(corpus, options, embedder);
+        process.stderr.write(`${label({ corpus, embedder })} run ${i}/${options.runs}: ${run.chunks} chunks in ${seconds(run.totalMs)} s\n`);
         runs.push(run);
     }
-    return { corpus, contexts, runs, memory: await measureCliMemory(corpus, options, contexts) };
+    return { corpus, embedder, runs, memory: await measureCliMemory(corpus, options, embedder) };
 }
 
 function median(values: readonly number[]): number {
@@ -319,7 +331,9 @@ function markdownTable(header: readonly string[], rows: readonly string[][]): st
     return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
 }
 
-function label({ corpus, contexts }: CorpusResult): string {
+function label({ corpus, embedder }: Pick<CorpusResult, "corpus" | "embedder">): string {
+    if ("llamaServer" in embedder) return `${corpus.name}, llama-server (batched requests)`;
+    const { contexts } = embedder;
     return contexts > 0 ? `${corpus.name}, ${contexts} embedding context${contexts > 1 ? "s" : ""}` : corpus.name;
 }
 
@@ -432,7 +446,7 @@ function printReport(results: readonly CorpusResult[], machine: readonly string[
 }
 
 const usage = "usage: npm run bench:ingest -- [--corpus fixtures|news|articles|all] [--threads N] [--embedding-context TOKENS] " +
-    "[--embedding-contexts N,N,...] [--chunk-size CHARS] [--runs N] [--limit-bytes N]";
+    "[--embedding-contexts N,N,...] [--llama-server] [--chunk-size CHARS] [--runs N] [--limit-bytes N]";
 
 async function main(): Promise<void> {
     let options: BenchOptions;
@@ -450,7 +464,15 @@ async function main(): Promise<void> {
         for (const name of options.corpora) corpora.push(await prepareCorpus(name, options, tempDir));
         const settings = describeSettings(buildConfig(options, tempDir), options, corpora);
         const results: CorpusResult[] = [];
-        for (const corpus of corpora) for (const contexts of options.embeddingContexts) results.push(await benchCorpus(corpus, options, contexts));
+        const llamaServer = options.llamaServer ? await startLlamaServer({ threads: os.availableParallelism(), parallel: 2 }) : undefined;
+        try {
+            for (const corpus of corpora) {
+                for (const contexts of options.embeddingContexts) results.push(await benchCorpus(corpus, options, { contexts }));
+                if (llamaServer != null) results.push(await benchCorpus(corpus, options, { llamaServer: llamaServer.baseUrl }));
+            }
+        } finally {
+            await llamaServer?.stop();
+        }
         printReport(results, machine, settings);
     } finally {
         await fs.rm(tempDir, { recursive: true, force: true });

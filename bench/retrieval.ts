@@ -107,7 +107,7 @@ function pick(report: EvalReport): Scores {
 async function baseline(yizhi: Yizhi, set: EvalSet): Promise<Scores> {
     const splitter = new RecursiveCharacterTextSplitter({ chunkSize: 1000, chunkOverlap: 200 });
     const documents = await splitter.createDocuments(set.passages.map((passage) => passage.text), set.passages.map((passage) => ({ passageId: passage.id })));
-    const store = await HNSWLib.fromDocuments(documents, yizhi.runtime.embeddings);
+    const store = await HNSWLib.fromDocuments(documents, yizhi.models.embeddings);
     const questions = set.questions.filter((question) => !question.impossible);
     const ranks: number[] = [];
     for (const question of questions) {

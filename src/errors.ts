@@ -47,10 +47,14 @@ export const errorStatus = {
     kb_corrupt: 500,
     kb_closed: 500,
     model_cannot_rank: 500,
+    // A remote model server refused what it was sent (a wrong key, an unknown model, an input too long) or answered nonsense.
+    model_server_refused: 502,
+    model_server_failed: 502,
     not_ready: 503,
     storage_unavailable: 503,
     queue_full: 503,
     model_not_found: 503,
+    model_unreachable: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof errorStatus;
@@ -150,13 +154,19 @@ export class KnowledgeBaseBusyError extends YizhiError {
     }
 }
 
-/** The knowledge base was built with another embedding model than the one configured now. */
+/**
+ * The knowledge base was built with another embedding model than the one configured now; with
+ * `changed`, the same name now gives other vectors (a server that swapped the model behind it).
+ */
 export class EmbedderMismatchError extends YizhiError {
-    public constructor(kb: string, stored: string, configured: string) {
+    public constructor(kb: string, stored: string, configured: string, changed?: string) {
         super(
             "embedder_mismatch",
-            `Knowledge base "${kb}" was built with the embedding model ${stored}, but ${configured} is configured. ` +
-            "Configure the original embedding model, or re-ingest the documents into a new knowledge base.",
+            changed == null
+                ? `Knowledge base "${kb}" was built with the embedding model ${stored}, but ${configured} is configured. ` +
+                "Configure the original embedding model, or re-ingest the documents into a new knowledge base."
+                : `Knowledge base "${kb}" was built with the embedding model ${stored}, but the server now gives other vectors under that name (${changed}): ` +
+                    "it serves another model, or another version of it. Serve the original model again, or re-ingest the documents into a new knowledge base.",
         );
     }
 }
@@ -183,6 +193,26 @@ export class UnreadableFileError extends YizhiError {
 export class ModelNotFoundError extends YizhiError {
     public constructor(message: string, options?: ErrorOptions) {
         super("model_not_found", message, options);
+    }
+}
+
+export type ModelServerErrorCode = "model_server_refused" | "model_server_failed" | "model_unreachable";
+
+/**
+ * A remote model server that cannot be used: unreachable or timing out (`model_unreachable`),
+ * refusing what it was sent (`model_server_refused`: a wrong key, an unknown model, an input too
+ * long), or failing mid-answer or answering what no API returns (`model_server_failed`).
+ */
+export class ModelServerError extends YizhiError {
+    declare public readonly code: ModelServerErrorCode;
+
+    /**
+     * @param message for the operator: which server, what it said, which setting to change.
+     * @param httpMessage the same without the server's address, for API clients.
+     * @param reason in a few words, for anyone who asks `/readyz`.
+     */
+    public constructor(code: ModelServerErrorCode, message: string, public readonly httpMessage: string, public readonly reason: string, options?: ErrorOptions) {
+        super(code, message, options);
     }
 }
 

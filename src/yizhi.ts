@@ -1,23 +1,26 @@
 import type { Config } from "./config/schema.js";
 import { ParserPool } from "../ingest/sandbox/parserPool.js";
-import { ModelRuntime } from "./models/modelRuntime.js";
+import { createModels } from "./models/createModels.js";
+import type { Models } from "./models/models.js";
 import { KnowledgeBaseService } from "./service/knowledgeBaseService.js";
 import { createStorage } from "./store/createStorage.js";
 import type { Storage } from "./store/storage.js";
 
 /**
- * Yizhi put together from one configuration, for the CLI and the HTTP server: the model runtime,
- * the parser processes that read files, the storage backend, and the service over them.
+ * Yizhi put together from one configuration, for the CLI and the HTTP server: the models (in this
+ * process or on model servers), the parser processes that read files, the storage backend, and the
+ * service over them.
  */
 export class Yizhi {
-    public readonly runtime: ModelRuntime;
+    public readonly models: Models;
     /** Started on the first file read. */
     public readonly parser: ParserPool;
     public readonly storage: Storage;
     public readonly knowledgeBases: KnowledgeBaseService;
 
-    public constructor(public readonly config: Config) {
-        this.runtime = new ModelRuntime(config);
+    /** @param models default: the models `config` names, from their providers. */
+    public constructor(public readonly config: Config, models: Models = createModels(config)) {
+        this.models = models;
         this.parser = new ParserPool({
             processes: config.parseProcesses,
             timeoutMs: config.parseTimeoutSeconds * 1000,
@@ -35,7 +38,7 @@ export class Yizhi {
             },
         });
         this.storage = createStorage(config);
-        this.knowledgeBases = new KnowledgeBaseService({ storage: this.storage, runtime: this.runtime, parser: this.parser, config });
+        this.knowledgeBases = new KnowledgeBaseService({ storage: this.storage, models: this.models, parser: this.parser, config });
     }
 
     /**
@@ -46,6 +49,6 @@ export class Yizhi {
         await this.parser.dispose();
         await this.knowledgeBases.dispose();
         await this.storage.close();
-        await this.runtime.dispose();
+        await this.models.dispose();
     }
 }

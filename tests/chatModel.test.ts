@@ -2,19 +2,19 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import { QueueFullError, RequestAbortedError } from "../src/errors.js";
-import { ChatModel } from "../src/models/chatModel.js";
-import { ModelRuntime } from "../src/models/modelRuntime.js";
+import { LlamaChatModel } from "../src/models/local/llamaChatModel.js";
+import { LocalModels } from "../src/models/local/localModels.js";
 import { testModelPath } from "./helpers.js";
 import { testConfig } from "./testConfig.js";
 
 describe("the chat model's answer slots", () => {
     let llama: Llama;
-    let chat: ChatModel;
+    let chat: LlamaChatModel;
 
     before(async () => {
         llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
         const model = await llama.loadModel({ modelPath: testModelPath });
-        chat = await ChatModel.create(model, { contextSize: 1024, sequences: 1, maxAnswerTokens: 200, temperature: 0, maxQueued: 0, threads: 1 });
+        chat = await LlamaChatModel.create(model, { contextSize: 1024, sequences: 1, maxAnswerTokens: 200, temperature: 0, maxQueued: 0, threads: 1 });
     });
     after(() => llama.dispose());
 
@@ -49,12 +49,12 @@ describe("the chat model's answer slots", () => {
 
 describe("questions that wait for an answer slot", () => {
     let llama: Llama;
-    let chat: ChatModel;
+    let chat: LlamaChatModel;
 
     before(async () => {
         llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
         const model = await llama.loadModel({ modelPath: testModelPath });
-        chat = await ChatModel.create(model, { contextSize: 1024, sequences: 1, maxAnswerTokens: 200, temperature: 0, maxQueued: 2, threads: 1 });
+        chat = await LlamaChatModel.create(model, { contextSize: 1024, sequences: 1, maxAnswerTokens: 200, temperature: 0, maxQueued: 2, threads: 1 });
     });
     after(() => llama.dispose());
 
@@ -85,7 +85,7 @@ describe("local embedding contexts in parallel", () => {
     it("give the same vectors, in the order of the texts, as one context", async () => {
         const texts = Array.from({ length: 24 }, (_, i) => `第${i}段：${"报销需要发票。".repeat(1 + (i % 5))}`);
         const vectorsWith = async (embeddingContexts: number) => {
-            const runtime = new ModelRuntime(testConfig("/nonexistent", { embeddingContexts }));
+            const runtime = new LocalModels(testConfig("/nonexistent", { embeddingContexts }));
             try {
                 return await runtime.embeddings.embedDocuments(texts);
             } finally {

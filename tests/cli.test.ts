@@ -164,9 +164,10 @@ describe("the yizhi command", () => {
     });
 
     it("config prints the effective configuration with each value's origin", async () => {
-        const result = await runCli(["config", "--json", "--threads", "2"], { ...env, YIZHI_TOP_K: "7", YIZHI_API_KEY: "very-secret-key" });
+        const keys = { YIZHI_API_KEY: "very-secret-key", YIZHI_EMBEDDING_API_KEY: "secret-embedding-key", YIZHI_LLM_API_KEY: "secret-llm-key", YIZHI_RERANKER_API_KEY: "secret-reranker-key" };
+        const result = await runCli(["config", "--json", "--threads", "2"], { ...env, YIZHI_TOP_K: "7", ...keys });
         assert.equal(result.code, 0, result.stderr);
-        assert.ok(!result.stdout.includes("very-secret-key"), "the API key is never printed");
+        for (const key of Object.values(keys)) assert.ok(!result.stdout.includes(key), "no key is ever printed");
         const { config, origins } = JSON.parse(result.stdout) as { config: Record<string, unknown>; origins: Record<string, string> };
         assert.equal(config.topK, 7);
         assert.equal(origins.topK, "env");
@@ -174,7 +175,7 @@ describe("the yizhi command", () => {
         assert.equal(origins.threads, "flag");
         assert.equal(config.scoreThreshold, 0.5);
         assert.equal(origins.scoreThreshold, "default");
-        assert.equal(config.apiKey, "(set)");
+        for (const key of ["apiKey", "embeddingApiKey", "llmApiKey", "rerankerApiKey"]) assert.equal(config[key], "(set)");
 
         const invalid = await runCli(["config"], { ...env, YIZHI_SCORE_THRESHOLD: "3" });
         assert.equal(invalid.code, 1);

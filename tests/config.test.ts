@@ -86,14 +86,14 @@ describe("loadConfig", () => {
     it("reads every setting from its YIZHI_* variable", async () => {
         const cwd = await folder("all-env");
         const env: Record<string, string> = {
-            YIZHI_DATA_DIR: "data", YIZHI_MODELS_DIR: "/opt/models", YIZHI_LLM_MODEL: "llm.gguf",
+            YIZHI_DATA_DIR: "data", YIZHI_MODELS_DIR: "/opt/models", YIZHI_LLM_MODEL: "qwen2.5:7b-instruct",
             YIZHI_EMBEDDING_MODEL: "hf:someone/some-repo/embed.gguf", YIZHI_GPU: "vulkan", YIZHI_THREADS: " 4 ",
             YIZHI_CONTEXT_SIZE: "2048", YIZHI_EMBEDDING_CONTEXT_SIZE: "256", YIZHI_MAX_ANSWER_TOKENS: "100",
             YIZHI_TEMPERATURE: "0.7", YIZHI_PARALLEL_ANSWERS: "4", YIZHI_CHUNK_SIZE: "200", YIZHI_CHUNK_OVERLAP: "20",
             YIZHI_TOP_K: "10", YIZHI_SCORE_THRESHOLD: "-0.25", YIZHI_ANSWER_LANGUAGE: "en", YIZHI_HNSW_M: "32",
             YIZHI_HNSW_EF_CONSTRUCTION: "100", YIZHI_HNSW_EF_SEARCH: "128", YIZHI_MAX_QUEUED_QUESTIONS: "3",
             YIZHI_HOST: "0.0.0.0", YIZHI_PORT: "9000", YIZHI_API_KEY: "k3y", YIZHI_MAX_UPLOAD_BYTES: "1048576",
-            YIZHI_RERANKER_MODEL: "rerank.gguf", YIZHI_RETRIEVAL_MODE: "bm25", YIZHI_LEXICAL_THRESHOLD: "0.4",
+            YIZHI_RERANKER_MODEL: "bge-reranker-v2-m3", YIZHI_RETRIEVAL_MODE: "bm25", YIZHI_LEXICAL_THRESHOLD: "0.4",
             YIZHI_RERANK_THRESHOLD: "0.6", YIZHI_RRF_K: "10", YIZHI_RETRIEVAL_CANDIDATES: "50",
             YIZHI_ALLOWED_HOSTS: "yizhi.example", YIZHI_PARSE_PROCESSES: "3", YIZHI_EMBEDDING_CONTEXTS: "2", YIZHI_PARSE_TIMEOUT_SECONDS: "30",
             YIZHI_PARSE_MEMORY_MB: "512", YIZHI_MAX_INFLATED_BYTES: "1000", YIZHI_MAX_ARCHIVE_ENTRIES: "20",
@@ -101,20 +101,31 @@ describe("loadConfig", () => {
             YIZHI_MAX_CELL_CHARS: "60", YIZHI_MAX_TEXT_CHARS: "70", YIZHI_MAX_UPLOAD_REQUEST_BYTES: "2097152",
             YIZHI_QUESTIONS_PER_MINUTE: "7", YIZHI_UPLOADS_PER_MINUTE: "0",
             YIZHI_STORAGE: "postgres", YIZHI_DATABASE_URL: "postgres://yizhi:secret@db.example:5432/yizhi", YIZHI_DATABASE_POOL_SIZE: "5",
+            YIZHI_EMBEDDING_PROVIDER: "local", YIZHI_EMBEDDING_BASE_URL: "http://embed.example:8000/v1", YIZHI_EMBEDDING_API_KEY: "e-key",
+            YIZHI_EMBEDDING_TIMEOUT_SECONDS: "11", YIZHI_EMBEDDING_RETRIES: "1", YIZHI_EMBEDDING_CONCURRENCY: "3", YIZHI_EMBEDDING_BATCH_SIZE: "16",
+            YIZHI_EMBEDDING_BATCH_TOKENS: "2000", YIZHI_LLM_PROVIDER: "openai", YIZHI_LLM_BASE_URL: "http://gpu-box:8000/v1/", YIZHI_LLM_API_KEY: "l-key",
+            YIZHI_LLM_TIMEOUT_SECONDS: "12", YIZHI_LLM_RETRIES: "4", YIZHI_RERANKER_PROVIDER: "tei", YIZHI_RERANKER_BASE_URL: "https://tei.example",
+            YIZHI_RERANKER_API_KEY: "r-key", YIZHI_RERANKER_TIMEOUT_SECONDS: "13", YIZHI_RERANKER_RETRIES: "0", YIZHI_RERANKER_CONCURRENCY: "5",
+            YIZHI_RERANKER_SCORES: "logit",
         };
         assert.deepEqual(Object.keys(env).sort(), Object.values(envNames).sort());
         const { config, origins } = loadConfig({ env, cwd });
         assert.deepEqual(config, {
-            dataDir: path.join(cwd, "data"), modelsDir: "/opt/models", llmModel: path.join(cwd, "llm.gguf"),
+            dataDir: path.join(cwd, "data"), modelsDir: "/opt/models", llmModel: "qwen2.5:7b-instruct",
             embeddingModel: "hf:someone/some-repo/embed.gguf", gpu: "vulkan", threads: 4, contextSize: 2048,
             embeddingContextSize: 256, maxAnswerTokens: 100, temperature: 0.7, parallelAnswers: 4, chunkSize: 200,
             chunkOverlap: 20, topK: 10, scoreThreshold: -0.25, answerLanguage: "en", hnswM: 32, hnswEfConstruction: 100,
             hnswEfSearch: 128, maxQueuedQuestions: 3, host: "0.0.0.0", port: 9000, apiKey: "k3y", maxUploadBytes: 1048576,
-            rerankerModel: path.join(cwd, "rerank.gguf"), retrievalMode: "bm25", lexicalThreshold: 0.4, rerankThreshold: 0.6,
+            rerankerModel: "bge-reranker-v2-m3", retrievalMode: "bm25", lexicalThreshold: 0.4, rerankThreshold: 0.6,
             rrfK: 10, retrievalCandidates: 50, allowedHosts: "yizhi.example", parseProcesses: 3, embeddingContexts: 2, parseTimeoutSeconds: 30,
             parseMemoryMb: 512, maxInflatedBytes: 1000, maxArchiveEntries: 20, maxNestingDepth: 64, maxPages: 30, maxPdfObjects: 35,
             maxTableRows: 40, maxTableColumns: 50, maxCellChars: 60, maxTextChars: 70, maxUploadRequestBytes: 2097152, questionsPerMinute: 7, uploadsPerMinute: 0,
             storage: "postgres", databaseUrl: "postgres://yizhi:secret@db.example:5432/yizhi", databasePoolSize: 5,
+            embeddingProvider: "local", embeddingBaseUrl: "http://embed.example:8000/v1", embeddingApiKey: "e-key", embeddingTimeoutSeconds: 11,
+            embeddingRetries: 1, embeddingConcurrency: 3, embeddingBatchSize: 16, embeddingBatchTokens: 2000, llmProvider: "openai",
+            llmBaseUrl: "http://gpu-box:8000/v1", llmApiKey: "l-key", llmTimeoutSeconds: 12, llmRetries: 4, rerankerProvider: "tei",
+            rerankerBaseUrl: "https://tei.example", rerankerApiKey: "r-key", rerankerTimeoutSeconds: 13, rerankerRetries: 0, rerankerConcurrency: 5,
+            rerankerScores: "logit",
         });
         for (const key of Object.keys(envNames) as ConfigKey[]) assert.equal(origins[key], "env", key);
     });
@@ -212,6 +223,20 @@ describe("loadConfig", () => {
         assertConfigError(() => loadConfig({ env: { YIZHI_STORAGE: "postgres", YIZHI_DATABASE_URL: "mysql://db/yizhi" }, cwd }), "databaseUrl", "YIZHI_DATABASE_URL");
         assertConfigError(() => loadConfig({ env: { YIZHI_STORAGE: "sqlite" }, cwd }), "storage", "YIZHI_STORAGE");
         assert.equal(loadConfig({ env: { YIZHI_STORAGE: "postgres", YIZHI_DATABASE_URL: "postgresql://db/yizhi" }, cwd }).config.storage, "postgres");
+    });
+
+    it("with a remote provider, needs the server's address and its name for the model, not a file", async () => {
+        const cwd = await folder("remote");
+        assertConfigError(() => loadConfig({ env: { YIZHI_LLM_PROVIDER: "openai", YIZHI_LLM_MODEL: "qwen" }, cwd }), "llmBaseUrl", "API root");
+        assertConfigError(() => loadConfig({ env: { YIZHI_LLM_PROVIDER: "openai", YIZHI_LLM_BASE_URL: "http://gpu:8000/v1" }, cwd }), "llmModel", "server's name");
+        assertConfigError(() => loadConfig({ env: { YIZHI_EMBEDDING_PROVIDER: "ollama", YIZHI_EMBEDDING_MODEL: "models/bge.gguf" }, cwd }), "embeddingModel", "not a file");
+        assertConfigError(() => loadConfig({ env: { YIZHI_EMBEDDING_PROVIDER: "openai", YIZHI_EMBEDDING_MODEL: "bge-m3", YIZHI_EMBEDDING_BASE_URL: "gpu:8000" }, cwd }), "embeddingBaseUrl", "http://");
+        assertConfigError(() => loadConfig({ env: { YIZHI_RERANKER_PROVIDER: "ollama", YIZHI_RERANKER_MODEL: "bge-reranker" }, cwd }), "rerankerProvider", "no rerank API");
+        assertConfigError(() => loadConfig({ env: { YIZHI_LLM_PROVIDER: "vllm" }, cwd }), "llmProvider", "YIZHI_LLM_PROVIDER");
+        // Ollama has a usual address; the model names a server's model, never resolved as a path.
+        const { config } = loadConfig({ env: { YIZHI_EMBEDDING_PROVIDER: "ollama", YIZHI_EMBEDDING_MODEL: "bge-m3" }, cwd });
+        assert.equal(config.embeddingModel, "bge-m3");
+        assert.equal(config.embeddingBaseUrl, undefined);
     });
 });
 

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { tokenize } from "../src/retrieval/tokenize.js";
 import { EmbeddedStorage } from "../src/store/embedded/embeddedStorage.js";
-import type { EmbedderIdentity } from "../src/models/llamaEmbeddings.js";
+import type { EmbedderIdentity } from "../src/models/models.js";
 import { Yizhi } from "../src/yizhi.js";
 import { fixture, makeTempDir } from "./helpers.js";
 import { runCli, startCli } from "./runCli.js";
@@ -60,7 +60,7 @@ describe("kill -9", () => {
         const crashData = path.join(temp.dir, "crashed");
         const yizhi = new Yizhi(testConfig(crashData));
         try {
-            const embedder = await yizhi.runtime.embedderIdentity();
+            const embedder = await yizhi.models.embeddings.identity();
             const child = startCli(["ingest", corpus, "--kb", "news"], testEnv(crashData));
             const exited = new Promise((resolve) => child.on("exit", resolve));
             for (let waited = 0; waited < 120_000 && await versionOf(crashData) === 0; waited += 20) await sleep(20);
@@ -78,7 +78,7 @@ describe("kill -9", () => {
 
             const kb = await yizhi.knowledgeBases.openReader("news");
             for (const chunk of (await allChunks(kb)).slice(0, 200).filter((_, i) => i % 40 === 0)) {
-                assert.equal((await bestText(kb, await yizhi.runtime.embeddings.embedQuery(chunk.text))).text, chunk.text);
+                assert.equal((await bestText(kb, await yizhi.models.embeddings.embedQuery(chunk.text))).text, chunk.text);
                 const lexicalHits = (await kb.lexicalSearch(tokenize(chunk.text), 3)).map((hit) => hit.label);
                 assert.ok(lexicalHits.includes(chunk.label), "the lexical index has it, by its own words");
             }

@@ -170,7 +170,7 @@ describe("re-ingesting a changed or deleted file", () => {
         assert.deepEqual((await chunksOf(yizhi, "kb", before.id)).map((chunk) => chunk.text), ["第一段全新的内容，与之前完全不同。\n\n第二段也是新的。"]);
         const oldLabels = new Set(oldChunks.map((chunk) => chunk.label));
         for (const chunk of oldChunks) {
-            const vector = await yizhi.runtime.embeddings.embedQuery(chunk.text);
+            const vector = await yizhi.models.embeddings.embedQuery(chunk.text);
             const hits = await searchAll(kb, vector);
             assert.ok(hits.every((hit) => !oldLabels.has(hit.label) && hit.text !== chunk.text));
         }
@@ -236,7 +236,7 @@ describe("re-ingesting a changed or deleted file", () => {
         const kb = await yizhi.knowledgeBases.openReader("kb");
         assert.equal((await kb.getDocument(victim.id)), undefined);
         for (const text of texts) {
-            const hits = await searchAll(kb, await yizhi.runtime.embeddings.embedQuery(text));
+            const hits = await searchAll(kb, await yizhi.models.embeddings.embedQuery(text));
             assert.ok(hits.length > 0);
             assert.ok(hits.every((chunk) => chunk.documentId !== victim.id));
         }

@@ -5,7 +5,8 @@ import { after, before, describe, it } from "node:test";
 import { YizhiError } from "../src/errors.js";
 import { KnowledgeBaseRetriever } from "../src/retrieval/knowledgeBaseRetriever.js";
 import { dropNearDuplicates } from "../src/retrieval/nearDuplicates.js";
-import { retrieveChunks, type Reranker, type RetrievalSettings, type RetrievedChunk } from "../src/retrieval/retrieveChunks.js";
+import type { Reranker } from "../src/models/models.js";
+import { retrieveChunks, type RetrievalSettings, type RetrievedChunk } from "../src/retrieval/retrieveChunks.js";
 import { tokenize } from "../src/retrieval/tokenize.js";
 import type { KnowledgeBaseReader } from "../src/store/storage.js";
 import { autoEfSearch } from "../src/store/vectorGraph.js";
@@ -34,7 +35,7 @@ describe("retrieval modes and their threshold rules", () => {
     let kb: KnowledgeBaseReader;
 
     const retrieve = async (question: string, settings: Partial<RetrievalSettings>, reranker?: Reranker): Promise<RetrievedChunk[]> => {
-        const vector = await yizhi.runtime.embeddings.embedQuery(question);
+        const vector = await yizhi.models.embeddings.embedQuery(question);
         return retrieveChunks(kb, { text: question, vector }, { ...base, ...settings }, reranker);
     };
     const labels = (items: readonly RetrievedChunk[]) => items.map((item) => item.chunk.label);
@@ -79,7 +80,7 @@ describe("retrieval modes and their threshold rules", () => {
 
     it("hybrid: ranks by fused score, and keeps a chunk when its cosine or its lexical relevance passes", async () => {
         const question = "Who invented the telephone?";
-        const vector = await yizhi.runtime.embeddings.embedQuery(question);
+        const vector = await yizhi.models.embeddings.embedQuery(question);
         const all = await retrieve(question, { mode: "hybrid", scoreThreshold: -1, lexicalThreshold: 0, topK: 100 });
         for (let i = 1; i < all.length; i++) assert.ok(all[i - 1]!.score >= all[i]!.score, "best first");
         const terms = tokenize(question);
@@ -88,7 +89,7 @@ describe("retrieval modes and their threshold rules", () => {
             assert.equal(item.score, item.scores.fused);
             assert.ok(item.score > 0 && item.score <= 1);
             // Both scores are computed for every candidate, whichever list found it.
-            const chunkVector = await yizhi.runtime.embeddings.embedQuery(item.chunk.text);
+            const chunkVector = await yizhi.models.embeddings.embedQuery(item.chunk.text);
             assert.ok(Math.abs(item.scores.dense! - cosine(vector, chunkVector)) < 1e-4);
             assert.equal(item.scores.lexical, (await kb.lexicalScores(terms, [item.chunk.label])).get(item.chunk.label)!.relevance);
         }
@@ -151,7 +152,7 @@ describe("retrieval modes and their threshold rules", () => {
     });
 
     it("serves LangChain.js chains as a BaseRetriever: the same chunks, with their scores in the metadata", async () => {
-        const retriever = new KnowledgeBaseRetriever({ knowledgeBase: kb, embeddings: yizhi.runtime.embeddings, settings: { ...base, topK: 3 } });
+        const retriever = new KnowledgeBaseRetriever({ knowledgeBase: kb, embeddings: yizhi.models.embeddings, settings: { ...base, topK: 3 } });
         const question = "数据库备份保留多久？";
         const documents = await retriever.invoke(question);
         const direct = await retrieve(question, { topK: 3 });
@@ -160,7 +161,7 @@ describe("retrieval modes and their threshold rules", () => {
         assert.deepEqual(documents.map((document) => document.metadata.score), direct.map((item) => item.score));
         assert.equal(documents[0]!.pageContent, direct[0]!.chunk.text);
         assert.equal(documents[0]!.metadata.source, direct[0]!.chunk.source);
-        const refusing = new KnowledgeBaseRetriever({ knowledgeBase: kb, embeddings: yizhi.runtime.embeddings, settings: { ...base, scoreThreshold: 1 } });
+        const refusing = new KnowledgeBaseRetriever({ knowledgeBase: kb, embeddings: yizhi.models.embeddings, settings: { ...base, scoreThreshold: 1 } });
         assert.deepEqual(await refusing.invoke("量子纠缠实验的原理"), []);
     });
 

@@ -70,7 +70,10 @@ describe("the HTTP API", () => {
 
     it("answers /healthz, /readyz and /openapi.json", async () => {
         assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { status: "ok" });
-        assert.deepEqual(await (await fetch(`${url}/readyz`)).json(), { status: "ready" });
+        assert.deepEqual(await (await fetch(`${url}/readyz`)).json(), {
+            status: "ready",
+            models: [{ role: "embedding", provider: "local", ok: true }, { role: "llm", provider: "local", ok: true }],
+        });
         const openapi = await (await fetch(`${url}/openapi.json`)).json() as { paths: Record<string, unknown> };
         for (const route of ["/ask", "/kbs", "/kbs/{kb}", "/kbs/{kb}/documents", "/kbs/{kb}/documents/{id}", "/v1/chat/completions", "/v1/models"])
             assert.ok(route in openapi.paths, route);

@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import {
     EmbedderMismatchError, KnowledgeBaseBusyError, KnowledgeBaseClosedError, KnowledgeBaseExistsError, KnowledgeBaseNotFoundError, YizhiError,
 } from "../src/errors.js";
-import type { EmbedderIdentity } from "../src/models/llamaEmbeddings.js";
+import type { EmbedderIdentity } from "../src/models/models.js";
 import { tokenize } from "../src/retrieval/tokenize.js";
 import type { ChunkRecord, DocumentRecord, NewChunk } from "../src/store/records.js";
 import type { KnowledgeBaseReader, KnowledgeBaseWriter, Storage } from "../src/store/storage.js";
@@ -156,6 +156,22 @@ export function describeStorageContract(backend: string, make: () => Promise<Sto
                 await reader.close();
                 const kb = await writer(name, false); // the failed opens left no lock behind
                 await kb.close();
+            });
+
+            it("keep a remote embedder's fingerprint, and refuse the same name giving other vectors", async () => {
+                const name = freshName();
+                const fingerprint = Array.from({ length: DIMENSION }, (_, i) => Math.sin(i + 1));
+                const remote: EmbedderIdentity = { id: "openai:bge-m3", dimension: DIMENSION, fingerprint };
+                await storage.create(name, remote);
+                assert.deepEqual(await storage.embedder(name), remote);
+                // The same weights computed again (rounding) are the same embedder; other weights are not.
+                const recomputed = { ...remote, fingerprint: fingerprint.map((value) => value * (1 + 1e-6)) };
+                await (await storage.openWriter(name, recomputed, { lockWaitMs: 0 })).close();
+                const swapped = { ...remote, fingerprint: fingerprint.map((_, i) => Math.cos(3 * i)) };
+                await assert.rejects(storage.openWriter(name, swapped, { lockWaitMs: 0 }), { code: "embedder_mismatch", message: /other vectors under that name/ });
+                await assert.rejects(storage.openReader(name, swapped), { code: "embedder_mismatch" });
+                await (await storage.openReader(name, remote)).close();
+                await storage.delete(name);
             });
         });
 

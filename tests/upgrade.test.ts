@@ -4,7 +4,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import hnswlib from "hnswlib-node";
 import { CorruptKnowledgeBaseError } from "../src/errors.js";
-import type { EmbedderIdentity } from "../src/models/llamaEmbeddings.js";
+import type { EmbedderIdentity } from "../src/models/models.js";
 import { tokenize } from "../src/retrieval/tokenize.js";
 import { EmbeddedStorage } from "../src/store/embedded/embeddedStorage.js";
 import type { ChunkRecord, DocumentRecord } from "../src/store/records.js";

@@ -37,7 +37,7 @@ describe("two writers on one knowledge base, the first one's event loop blocked 
         assert.equal(created.code, 0, created.stderr);
 
         const first = await yizhi.knowledgeBases.openWriter("shared");
-        const [vector] = await yizhi.runtime.embeddings.embedDocuments(["第一个写入者尚未提交的内容。"]);
+        const [vector] = await yizhi.models.embeddings.embedDocuments(["第一个写入者尚未提交的内容。"]);
         await first.putDocument({
             id: "uncommitted", source: "uncommitted.txt", hash: "hash-uncommitted", fileHash: "file-hash-uncommitted",
             format: "txt", sizeBytes: 10, ingestedAt: new Date().toISOString(),

@@ -1,8 +1,8 @@
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import type { Config } from "../config/schema.js";
 import { YizhiError } from "../errors.js";
-import type { ChatModel, ChatTurn } from "../models/chatModel.js";
-import { retrievalQuery, retrieveChunks, type ChunkScores, type Reranker, type RetrievalMode, type RetrievedChunk } from "../retrieval/retrieveChunks.js";
+import type { ChatModel, ChatTurn, Reranker } from "../models/models.js";
+import { retrievalQuery, retrieveChunks, type ChunkScores, type RetrievalMode, type RetrievedChunk } from "../retrieval/retrieveChunks.js";
 import type { KnowledgeBaseReader } from "../store/storage.js";
 import { buildPrompt } from "./buildPrompt.js";
 import { answerLanguageFor, refusalText, type Language } from "./language.js";
@@ -95,8 +95,9 @@ export async function answerQuestion(request: AnswerRequest, dependencies: Answe
 
     const chatModel = await dependencies.getChatModel();
     const template = await loadPromptTemplate(language, await knowledgeBase.promptTemplate(language));
-    const historyTokens = (request.history ?? []).reduce((sum, turn) => sum + chatModel.countTokens(turn.content), 0);
-    const { prompt, used } = buildPrompt({
+    let historyTokens = 0;
+    for (const turn of request.history ?? []) historyTokens += await chatModel.countTokens(turn.content);
+    const { prompt, used } = await buildPrompt({
         template,
         question,
         retrieved,

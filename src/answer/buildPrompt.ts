@@ -23,7 +23,7 @@ export interface BuildPromptOptions {
     retrieved: readonly RetrievedChunk[];
     /** Tokens the prompt may take. */
     budgetTokens: number;
-    countTokens: (text: string) => number;
+    countTokens: (text: string) => Promise<number>;
 }
 
 /**
@@ -31,29 +31,29 @@ export interface BuildPromptOptions {
  * that does not fit is skipped for a later, shorter one; if not even the best chunk fits, its
  * beginning is used.
  */
-export function buildPrompt(options: BuildPromptOptions): BuiltPrompt {
+export async function buildPrompt(options: BuildPromptOptions): Promise<BuiltPrompt> {
     const { template, question, retrieved, budgetTokens, countTokens } = options;
     const used: RetrievedChunk[] = [];
-    let spent = countTokens(template.fill("", question));
+    let spent = await countTokens(template.fill("", question));
     for (const item of retrieved) {
-        const cost = countTokens(`${formatSource(used.length + 1, item.chunk.text)}\n\n`);
+        const cost = await countTokens(`${formatSource(used.length + 1, item.chunk.text)}\n\n`);
         if (spent + cost > budgetTokens) continue;
         used.push(item);
         spent += cost;
     }
     const best = retrieved[0];
     if (used.length === 0 && best != null) {
-        used.push({ ...best, chunk: { ...best.chunk, text: longestPrefixThatFits(best.chunk.text, budgetTokens - spent, countTokens) } });
+        used.push({ ...best, chunk: { ...best.chunk, text: await longestPrefixThatFits(best.chunk.text, budgetTokens - spent, countTokens) } });
     }
     return { prompt: template.fill(formatContext(used.map((item) => item.chunk.text)), question), used };
 }
 
-function longestPrefixThatFits(text: string, budget: number, countTokens: (text: string) => number): string {
+async function longestPrefixThatFits(text: string, budget: number, countTokens: (text: string) => Promise<number>): Promise<string> {
     let low = 0;
     let high = text.length;
     while (low < high) {
         const middle = Math.ceil((low + high) / 2);
-        if (countTokens(formatSource(1, text.slice(0, middle))) <= budget) low = middle;
+        if (await countTokens(formatSource(1, text.slice(0, middle))) <= budget) low = middle;
         else high = middle - 1;
     }
     return text.slice(0, low);

@@ -13,6 +13,26 @@ export const envNames: Record<ConfigKey, string> = {
     llmModel: "YIZHI_LLM_MODEL",
     embeddingModel: "YIZHI_EMBEDDING_MODEL",
     rerankerModel: "YIZHI_RERANKER_MODEL",
+    embeddingProvider: "YIZHI_EMBEDDING_PROVIDER",
+    embeddingBaseUrl: "YIZHI_EMBEDDING_BASE_URL",
+    embeddingApiKey: "YIZHI_EMBEDDING_API_KEY",
+    embeddingTimeoutSeconds: "YIZHI_EMBEDDING_TIMEOUT_SECONDS",
+    embeddingRetries: "YIZHI_EMBEDDING_RETRIES",
+    embeddingConcurrency: "YIZHI_EMBEDDING_CONCURRENCY",
+    embeddingBatchSize: "YIZHI_EMBEDDING_BATCH_SIZE",
+    embeddingBatchTokens: "YIZHI_EMBEDDING_BATCH_TOKENS",
+    llmProvider: "YIZHI_LLM_PROVIDER",
+    llmBaseUrl: "YIZHI_LLM_BASE_URL",
+    llmApiKey: "YIZHI_LLM_API_KEY",
+    llmTimeoutSeconds: "YIZHI_LLM_TIMEOUT_SECONDS",
+    llmRetries: "YIZHI_LLM_RETRIES",
+    rerankerProvider: "YIZHI_RERANKER_PROVIDER",
+    rerankerBaseUrl: "YIZHI_RERANKER_BASE_URL",
+    rerankerApiKey: "YIZHI_RERANKER_API_KEY",
+    rerankerTimeoutSeconds: "YIZHI_RERANKER_TIMEOUT_SECONDS",
+    rerankerRetries: "YIZHI_RERANKER_RETRIES",
+    rerankerConcurrency: "YIZHI_RERANKER_CONCURRENCY",
+    rerankerScores: "YIZHI_RERANKER_SCORES",
     gpu: "YIZHI_GPU",
     threads: "YIZHI_THREADS",
     contextSize: "YIZHI_CONTEXT_SIZE",
@@ -87,6 +107,8 @@ const numericKeys = new Set<ConfigKey>([
     "maxQueuedQuestions", "port", "databasePoolSize", "maxUploadBytes", "maxUploadRequestBytes", "questionsPerMinute", "uploadsPerMinute", "hnswM", "hnswEfConstruction", "hnswEfSearch",
     "parseProcesses", "parseTimeoutSeconds", "parseMemoryMb", "maxInflatedBytes", "maxArchiveEntries", "maxNestingDepth",
     "maxPages", "maxPdfObjects", "maxTableRows", "maxTableColumns", "maxCellChars", "maxTextChars",
+    "embeddingTimeoutSeconds", "embeddingRetries", "embeddingConcurrency", "embeddingBatchSize", "embeddingBatchTokens",
+    "llmTimeoutSeconds", "llmRetries", "rerankerTimeoutSeconds", "rerankerRetries", "rerankerConcurrency",
 ]);
 
 /**
@@ -121,9 +143,10 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     const config = parsed.data;
     config.dataDir = path.resolve(cwd, config.dataDir);
     config.modelsDir = path.resolve(cwd, config.modelsDir);
-    config.llmModel = resolveModelSetting(cwd, config.llmModel);
-    config.embeddingModel = resolveModelSetting(cwd, config.embeddingModel);
-    if (config.rerankerModel != null) config.rerankerModel = resolveModelSetting(cwd, config.rerankerModel);
+    // A remote role's model is the server's name for it, not a file.
+    if (config.llmProvider === "local") config.llmModel = resolveModelSetting(cwd, config.llmModel);
+    if (config.embeddingProvider === "local") config.embeddingModel = resolveModelSetting(cwd, config.embeddingModel);
+    if (config.rerankerModel != null && config.rerankerProvider === "local") config.rerankerModel = resolveModelSetting(cwd, config.rerankerModel);
     return { config, origins: originsOf(fromFile, fromEnv, fromFlags), ...(configFile != null ? { configFile } : {}) };
 }
 

@@ -5,6 +5,8 @@ import { defaultParseLimits } from "../../ingest/limits.js";
 export const DEFAULT_LLM_MODEL = "hf:Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf";
 export const DEFAULT_EMBEDDING_MODEL = "hf:CompendiumLabs/bge-small-zh-v1.5-gguf/bge-small-zh-v1.5-q8_0.gguf";
 
+const httpUrl = z.string().regex(/^https?:\/\/[^\s/]/i, "must be an http:// or https:// URL").transform((url) => url.replace(/\/+$/, ""));
+
 /**
  * The one configuration object. Every field has a documented default; the README's configuration
  * reference lists the same fields with their environment variables.
@@ -20,10 +22,54 @@ export const configSchema = z.object({
     databasePoolSize: z.number().int().min(1).max(1000).default(10),
     /** Folder that `models pull` downloads `hf:` models into, and where `hf:` URIs are resolved. */
     modelsDir: z.string().min(1).default("./models"),
-    /** The instruct model that writes answers: a local GGUF path or an `hf:` URI. */
+    /** The instruct model that writes answers: a local GGUF path or an `hf:` URI; with a remote `llmProvider`, the server's name for it. */
     llmModel: z.string().min(1).default(DEFAULT_LLM_MODEL),
-    /** The embedding model: a local GGUF path or an `hf:` URI. */
+    /** The embedding model: a local GGUF path or an `hf:` URI; with a remote `embeddingProvider`, the server's name for it. */
     embeddingModel: z.string().min(1).default(DEFAULT_EMBEDDING_MODEL),
+    /** Where the embedding model runs: `local` (in this process), `openai` (any OpenAI-compatible server) or `ollama` (its native API). */
+    embeddingProvider: z.enum(["local", "openai", "ollama"]).default("local"),
+    /** A remote embedding server's API root: `http://gpu-box:8000/v1` (openai), `http://127.0.0.1:11434` (ollama, its default). */
+    embeddingBaseUrl: httpUrl.optional(),
+    /** Sent as `Authorization: Bearer` to the embedding server. */
+    embeddingApiKey: z.string().min(1).optional(),
+    /** Longest one request to the embedding server may take, in seconds; then it is tried again or fails. */
+    embeddingTimeoutSeconds: z.number().int().min(1).max(3600).default(60),
+    /** Times a failed request to the embedding server (unreachable, 429, 5xx) is tried again, with backoff. */
+    embeddingRetries: z.number().int().min(0).max(10).default(3),
+    /** Requests to the embedding server in flight at once. */
+    embeddingConcurrency: z.number().int().min(1).max(64).default(2),
+    /** Texts in one request to the embedding server (TEI accepts 32 by default). */
+    embeddingBatchSize: z.number().int().min(1).max(2048).default(32),
+    /** Estimated tokens of the texts in one request to the embedding server. */
+    embeddingBatchTokens: z.number().int().min(64).max(1_000_000).default(8192),
+    /** Where the answering model runs: `local`, `openai` or `ollama`. */
+    llmProvider: z.enum(["local", "openai", "ollama"]).default("local"),
+    /** A remote LLM server's API root, as for `embeddingBaseUrl`. */
+    llmBaseUrl: httpUrl.optional(),
+    /** Sent as `Authorization: Bearer` to the LLM server. */
+    llmApiKey: z.string().min(1).optional(),
+    /** Longest wait for a remote LLM's first token, and between two tokens, in seconds. */
+    llmTimeoutSeconds: z.number().int().min(1).max(3600).default(120),
+    /** Times a request to the LLM server that failed before its first token (unreachable, 429, 5xx) is tried again. */
+    llmRetries: z.number().int().min(0).max(10).default(2),
+    /** Where the reranker runs: `local`, `openai` (the Jina/Cohere `/rerank` API: llama-server, vLLM, Xinference) or `tei` (Hugging Face TEI). */
+    rerankerProvider: z.enum(["local", "openai", "ollama", "tei"]).default("local"),
+    /** A remote reranker's API root: `http://gpu-box:8080/v1` (openai: `/rerank` is added), `http://gpu-box:8080` (tei). */
+    rerankerBaseUrl: httpUrl.optional(),
+    /** Sent as `Authorization: Bearer` to the reranker server. */
+    rerankerApiKey: z.string().min(1).optional(),
+    /** Longest one request to the reranker server may take, in seconds. */
+    rerankerTimeoutSeconds: z.number().int().min(1).max(3600).default(30),
+    /** Times a failed request to the reranker server is tried again, with backoff. */
+    rerankerRetries: z.number().int().min(0).max(10).default(2),
+    /** Requests to the reranker server in flight at once. */
+    rerankerConcurrency: z.number().int().min(1).max(64).default(2),
+    /**
+     * How a remote reranker's scores map to the 0..1 the threshold needs: `probability` (taken as they
+     * are: vLLM, TEI, Jina, Cohere), `logit` (through the logistic function: llama-server), or `auto`
+     * (logit when a response has any score outside 0..1).
+     */
+    rerankerScores: z.enum(["auto", "probability", "logit"]).default("auto"),
     /** `auto` uses CUDA, Vulkan or Metal when present and the CPU otherwise. */
     gpu: z.enum(["auto", "cuda", "vulkan", "metal", "cpu"]).default("auto"),
     /** Threads for evaluating tokens; 0 lets node-llama-cpp choose (all cores). */
@@ -38,13 +84,13 @@ export const configSchema = z.object({
     maxAnswerTokens: z.number().int().min(1).default(512),
     /** Sampling temperature for answers; low keeps them close to the sources. */
     temperature: z.number().min(0).max(2).default(0.1),
-    /** Questions answered at the same time (sequences of the chat context). */
+    /** Questions answered at the same time (sequences of the chat context; with a remote LLM, requests in flight). */
     parallelAnswers: z.number().int().min(1).max(64).default(2),
     /** Chunk size in characters. */
     chunkSize: z.number().int().min(50).default(400),
     /** Characters shared by consecutive chunks. */
     chunkOverlap: z.number().int().min(0).default(50),
-    /** Optional cross-encoder reranker (a local GGUF path or an `hf:` URI), e.g. bge-reranker-v2-m3. */
+    /** Optional cross-encoder reranker (a local GGUF path or an `hf:` URI, or the server's name for it), e.g. bge-reranker-v2-m3. */
     rerankerModel: z.string().min(1).optional(),
     /** Chunks retrieved per question. */
     topK: z.number().int().min(1).max(100).default(5),
@@ -115,13 +161,51 @@ export const configSchema = z.object({
      * doubling for every tenfold beyond; hnswlib's own default of 10 loses recall).
      */
     hnswEfSearch: z.number().int().min(10).optional(),
-}).strict().refine((c) => c.chunkOverlap < c.chunkSize, {
+}).strict().superRefine(checkRemoteModels).refine((c) => c.chunkOverlap < c.chunkSize, {
     message: "chunkOverlap must be smaller than chunkSize",
     path: ["chunkOverlap"],
 }).refine((c) => c.storage !== "postgres" || c.databaseUrl != null, {
     message: "storage is postgres, so databaseUrl (YIZHI_DATABASE_URL) must name the database, e.g. postgres://yizhi:secret@db.example:5432/yizhi",
     path: ["databaseUrl"],
 });
+
+/** A remote role needs the server's address and its name for the model, not a file. */
+function checkRemoteModels(config: RemoteModelSettings, context: z.RefinementCtx): void {
+    const roles = [
+        { role: "embedding", provider: config.embeddingProvider, baseUrl: config.embeddingBaseUrl, model: config.embeddingModel, example: "bge-m3" },
+        { role: "llm", provider: config.llmProvider, baseUrl: config.llmBaseUrl, model: config.llmModel, example: "qwen2.5:7b-instruct" },
+        { role: "reranker", provider: config.rerankerProvider, baseUrl: config.rerankerBaseUrl, model: config.rerankerModel, example: "bge-reranker-v2-m3" },
+    ] as const;
+    for (const { role, provider, baseUrl, model, example } of roles) {
+        if (provider === "local") continue;
+        if (role === "reranker" && provider === "ollama") {
+            context.addIssue({
+                code: "custom",
+                path: ["rerankerProvider"],
+                message: "Ollama has no rerank API: serve the reranker with llama-server --reranking, vLLM or Xinference (rerankerProvider openai) or with TEI (tei)",
+            });
+            continue;
+        }
+        if (baseUrl == null && provider !== "ollama") {
+            context.addIssue({ code: "custom", path: [`${role}BaseUrl`], message: `${role}Provider is ${provider}, so ${role}BaseUrl must give the server's API root, e.g. http://gpu-box:8000/v1` });
+        }
+        if (model == null || /^(hf|https?):/i.test(model) || /\.gguf$/i.test(model)) {
+            context.addIssue({ code: "custom", path: [`${role}Model`], message: `${role}Provider is ${provider}, so ${role}Model must be the server's name for the model (e.g. ${example}), not a file` });
+        }
+    }
+}
+
+interface RemoteModelSettings {
+    embeddingProvider: "local" | "openai" | "ollama";
+    embeddingBaseUrl?: string | undefined;
+    embeddingModel: string;
+    llmProvider: "local" | "openai" | "ollama";
+    llmBaseUrl?: string | undefined;
+    llmModel: string;
+    rerankerProvider: "local" | "openai" | "ollama" | "tei";
+    rerankerBaseUrl?: string | undefined;
+    rerankerModel?: string | undefined;
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

@@ -1,7 +1,8 @@
 import { ingestSources } from "../../ingest/ingestFiles.js";
 import { normalizeText } from "../../ingest/normalize.js";
 import type { Config } from "../config/schema.js";
-import { retrieveChunks, type Reranker, type RetrievalMode, type RetrievalSettings, type RetrievedChunk } from "../retrieval/retrieveChunks.js";
+import type { Reranker } from "../models/models.js";
+import { retrieveChunks, type RetrievalMode, type RetrievalSettings, type RetrievedChunk } from "../retrieval/retrieveChunks.js";
 import type { KnowledgeBaseReader } from "../store/storage.js";
 import type { Yizhi } from "../yizhi.js";
 import type { EvalQuestion, EvalSet } from "./readEvalFile.js";
@@ -84,7 +85,7 @@ export async function buildEvalIndex(yizhi: Yizhi, kbName: string, set: EvalSet,
             return { source, fileName: source, bytes: new TextEncoder().encode(passage.text) };
         }), {
             knowledgeBase: writer,
-            embeddings: yizhi.runtime.embeddings,
+            embeddings: yizhi.models.embeddings,
             parser: yizhi.parser,
             chunkSize: yizhi.config.chunkSize,
             chunkOverlap: yizhi.config.chunkOverlap,
@@ -113,7 +114,7 @@ export async function buildEvalIndex(yizhi: Yizhi, kbName: string, set: EvalSet,
 export async function evaluateRetrieval(yizhi: Yizhi, index: EvalIndex, set: EvalSet, options: EvaluateOptions): Promise<EvalReport> {
     const k = options.k ?? 10;
     const { config } = yizhi;
-    const loadedReranker = await yizhi.runtime.getReranker();
+    const loadedReranker = await yizhi.models.getReranker();
     const configured = { ...retrievalSettings(config, options.mode, k), ...options.overrides };
     const unfiltered: RetrievalSettings = { ...configured, scoreThreshold: -1, lexicalThreshold: 0, rerankThreshold: 0 };
     const mrrDepth = Math.min(10, k);
@@ -200,7 +201,7 @@ function rememberScores(reranker: Reranker): Reranker {
 async function queryVector(yizhi: Yizhi, index: EvalIndex, question: EvalQuestion, mode: RetrievalMode): Promise<{ vector?: number[] }> {
     if (mode === "bm25") return {};
     let vector = index.queryVectors.get(question.id);
-    if (vector == null) index.queryVectors.set(question.id, vector = await yizhi.runtime.embeddings.embedQuery(question.question));
+    if (vector == null) index.queryVectors.set(question.id, vector = await yizhi.models.embeddings.embedQuery(question.question));
     return { vector };
 }
 

@@ -3,7 +3,8 @@ import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import { BaseRetriever } from "@langchain/core/retrievers";
 import type { ChunkRecord } from "../store/records.js";
 import type { KnowledgeBaseReader } from "../store/storage.js";
-import { retrievalQuery, retrieveChunks, type ChunkScores, type Reranker, type RetrievalSettings } from "./retrieveChunks.js";
+import type { Reranker } from "../models/models.js";
+import { retrievalQuery, retrieveChunks, type ChunkScores, type RetrievalSettings } from "./retrieveChunks.js";
 
 /** Metadata of a chunk as LangChain `Document`s carry it. */
 export interface ChunkMetadata {

@@ -1,4 +1,5 @@
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
+import type { Reranker } from "../models/models.js";
 import { dropNearDuplicates } from "./nearDuplicates.js";
 import { reciprocalRankFusion } from "./reciprocalRankFusion.js";
 import { tokenize } from "./tokenize.js";
@@ -34,11 +35,6 @@ export interface RetrievedChunk {
      */
     score: number;
     scores: ChunkScores;
-}
-
-/** Scores documents for relevance to a query, 0..1, higher is more relevant (a cross-encoder). */
-export interface Reranker {
-    rank(query: string, documents: readonly string[]): Promise<number[]>;
 }
 
 export interface RetrievalSettings {

@@ -1,6 +1,8 @@
 import path from "node:path";
 import express, { type Express } from "express";
 import helmet from "helmet";
+import { errorStatus } from "../errors.js";
+import type { ModelProviderName, ModelRoleName } from "../models/models.js";
 import { packageRoot } from "../packageRoot.js";
 import { errorHandler, sendError } from "./httpErrors.js";
 import type { KnowledgeBaseService } from "../service/knowledgeBaseService.js";
@@ -15,8 +17,10 @@ import { openaiRoutes } from "./routes/openaiRoutes.js";
 
 export interface Readiness {
     ready: boolean;
-    /** Why the models could not be loaded, once that is known. */
+    /** Why the models or the storage cannot be used, once that is known. */
     failure?: string;
+    /** What the last try of each model found. */
+    models?: { role: ModelRoleName; provider: ModelProviderName; ok: boolean }[];
 }
 
 export interface AppOptions {
@@ -68,8 +72,10 @@ export function createApp(options: AppOptions): Express {
 
     app.get("/healthz", (_req, res) => void res.json({ status: "ok" }));
     app.get("/readyz", (_req, res) => {
-        if (options.readiness.ready) return void res.json({ status: "ready" });
-        sendError(res, "not_ready", options.readiness.failure ?? "The models are still loading.");
+        const { ready, failure, models } = options.readiness;
+        if (ready) return void res.json({ status: "ready", models });
+        res.setHeader("Retry-After", "5");
+        res.status(errorStatus.not_ready).json({ error: { code: "not_ready", message: failure ?? "The models are still loading." }, ...(models != null ? { models } : {}) });
     });
     app.get("/openapi.json", (_req, res) => void res.json(openApiDocument));
     app.use(express.static(path.join(packageRoot, "web"), { index: "index.html" }));

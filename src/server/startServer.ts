@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import type { Config } from "../config/schema.js";
-import { ListenError, StorageUnavailableError, YizhiError } from "../errors.js";
+import { ListenError, ModelServerError, StorageUnavailableError, YizhiError } from "../errors.js";
+import type { Models } from "../models/models.js";
 import { Yizhi } from "../yizhi.js";
 import { createApp, type Readiness } from "./createApp.js";
 import { allowedHostNames } from "./sameOrigin.js";
@@ -15,6 +16,8 @@ export interface StartServerOptions {
     /** Defaults to `config.apiKey`. */
     apiKey?: string;
     log?: (error: unknown) => void;
+    /** Default: the models `config` names, from their providers. */
+    models?: Models;
 }
 
 export interface RunningServer {
@@ -25,12 +28,52 @@ export interface RunningServer {
     close(): Promise<void>;
 }
 
-/** How often a server whose database cannot be used tries it again. */
-const STORAGE_RETRY_MS = 5_000;
+/** How often a server whose database or models cannot be used tries them again. */
+const RETRY_MS = 5_000;
 
-/** What `/readyz` may say of an error, naming no file, host or user. */
-function reasonOf(error: unknown): string {
+/** What `/readyz` may say of a storage error, naming no file, host or user. */
+function storageReasonOf(error: unknown): string {
     return error instanceof StorageUnavailableError ? error.reason : "The storage cannot be used; the server's log says why.";
+}
+
+/** What `/readyz` may say of a model error: a local model's names files on the server, so only the log has it. */
+function modelReasonOf(error: unknown): string {
+    return error instanceof ModelServerError ? error.reason : "The models could not be loaded; the server's log says why.";
+}
+
+/** Attempts run again every `RETRY_MS` until each succeeds, all stopped by `stop`. */
+class Retries {
+    private stopped = false;
+    private readonly timers = new Set<NodeJS.Timeout>();
+
+    /**
+     * Runs `attempt` until it succeeds, telling `onResult` each failure and then the success
+     * (undefined). The promise settles with the first attempt: it rejects with the first failure
+     * while the attempts go on.
+     */
+    public untilReady(attempt: () => Promise<void>, onResult: (failure: unknown) => void): Promise<void> {
+        return new Promise<void>((resolve, reject) => {
+            const run = () => void attempt().then(() => {
+                onResult(undefined);
+                resolve();
+            }, (error: unknown) => {
+                onResult(error ?? new Error("failed"));
+                reject(error);
+                if (this.stopped) return;
+                const timer = setTimeout(() => {
+                    this.timers.delete(timer);
+                    run();
+                }, RETRY_MS).unref();
+                this.timers.add(timer);
+            });
+            run();
+        });
+    }
+
+    public stop(): void {
+        this.stopped = true;
+        for (const timer of this.timers) clearTimeout(timer);
+    }
 }
 
 /** One line for a `YizhiError`, which says what to do; the stack of anything else. */
@@ -45,7 +88,7 @@ function logError(error: unknown): void {
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
     const { config } = options;
     const log = options.log ?? logError;
-    const yizhi = new Yizhi(config);
+    const yizhi = new Yizhi(config, options.models);
     const readiness: Readiness = { ready: false };
     const apiKey = options.apiKey ?? config.apiKey;
     const listenHost = options.host ?? config.host;
@@ -77,34 +120,28 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const address = server.address() as AddressInfo;
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
-    let modelsLoaded = false;
-    let storageReady = false;
-    const models = Promise.all([yizhi.runtime.embeddings.embedQuery("ready"), yizhi.runtime.getChatModel()]).then(() => {
-        modelsLoaded = true;
-        readiness.ready = storageReady;
-    }, (error: unknown) => {
-        // The reason names files on the server: it goes to the log, not to whoever asks /readyz.
-        readiness.failure = "The models could not be loaded; the server's log says why.";
-        throw error;
+    // A database or model server that cannot be used now may be later (it is starting, a password
+    // is being fixed): each part is tried again until it is ready.
+    const parts = { storage: { ready: false, failure: undefined as string | undefined }, models: { ready: false, failure: undefined as string | undefined } };
+    const update = () => {
+        readiness.ready = parts.storage.ready && parts.models.ready;
+        const failure = parts.storage.failure ?? parts.models.failure;
+        if (failure != null) readiness.failure = failure;
+        else delete readiness.failure;
+    };
+    const retries = new Retries();
+    const storage = retries.untilReady(() => yizhi.storage.ready(), (failure) => {
+        parts.storage = failure == null ? { ready: true, failure: undefined } : { ready: false, failure: storageReasonOf(failure) };
+        update();
     });
-    // A database that cannot be used now may be later (it is starting, a password is being fixed): tried again until it is.
-    let stopped = false;
-    let retry: NodeJS.Timeout | undefined;
-    const storage = new Promise<void>((resolve, reject) => {
-        let reported = false;
-        let storageFailure: string | undefined;
-        const attempt = () => void yizhi.storage.ready().then(() => {
-            storageReady = true;
-            readiness.ready = modelsLoaded;
-            if (readiness.failure === storageFailure) delete readiness.failure;
-            resolve();
-        }, (error: unknown) => {
-            if (readiness.failure == null || readiness.failure === storageFailure) readiness.failure = storageFailure = reasonOf(error);
-            if (!reported) reject(error);
-            reported = true;
-            if (!stopped) retry = setTimeout(attempt, STORAGE_RETRY_MS).unref();
-        });
-        attempt();
+    const models = retries.untilReady(async () => {
+        const checks = await yizhi.models.check();
+        readiness.models = checks.map(({ role, provider, ok }) => ({ role, provider, ok }));
+        const failed = checks.find((check) => !check.ok);
+        if (failed != null) throw failed.error;
+    }, (failure) => {
+        parts.models = failure == null ? { ready: true, failure: undefined } : { ready: false, failure: modelReasonOf(failure) };
+        update();
     });
     models.catch(log);
     storage.catch(log);
@@ -116,8 +153,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         yizhi,
         ready,
         async close() {
-            stopped = true;
-            clearTimeout(retry);
+            retries.stop();
             server.closeAllConnections();
             await new Promise<void>((resolve) => server.close(() => resolve()));
             await ready.catch(() => undefined);

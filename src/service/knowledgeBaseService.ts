@@ -5,7 +5,7 @@ import type { DocumentParser } from "../../ingest/sandbox/parserPool.js";
 import { answerQuestion, type AnswerRequest, type AnswerResult, type AnswerSource } from "../answer/answerQuestion.js";
 import type { Config } from "../config/schema.js";
 import { AmbiguousDocumentError, DocumentNotFoundError, PathsNotFoundError } from "../errors.js";
-import type { ModelRuntime } from "../models/modelRuntime.js";
+import type { Models } from "../models/models.js";
 import { validateKbName } from "../store/knowledgeBaseName.js";
 import { displayNameOf, type ChunkRecord, type DocumentRecord } from "../store/records.js";
 import type { CompactReport, KnowledgeBaseReader, KnowledgeBaseSummary, KnowledgeBaseWriter, LockWaitOptions, RepairReport, Storage } from "../store/storage.js";
@@ -24,7 +24,7 @@ export type IngestRunOptions = Pick<IngestOptions, "prune" | "onProgress" | "com
 
 export interface KnowledgeBaseServiceOptions {
     storage: Storage;
-    runtime: ModelRuntime;
+    models: Models;
     /** Reads each file into chunks. */
     parser: DocumentParser;
     config: Config;
@@ -56,7 +56,7 @@ export class KnowledgeBaseService {
 
     public async create(name: string): Promise<void> {
         validateKbName(name);
-        const embedder = await this.options.runtime.embedderIdentity();
+        const embedder = await this.options.models.embeddings.identity({ fresh: true });
         await this.write(name, () => this.storage.create(name, embedder));
     }
 
@@ -140,12 +140,12 @@ export class KnowledgeBaseService {
 
     /** Answers from a knowledge base already open, its sources as stored. */
     public answerFrom(reader: KnowledgeBaseReader, request: AnswerRequest): Promise<AnswerResult> {
-        const { runtime, config } = this.options;
+        const { models, config } = this.options;
         return answerQuestion(request, {
             knowledgeBase: reader,
-            embeddings: runtime.embeddings,
-            getChatModel: () => runtime.getChatModel(),
-            getReranker: () => runtime.getReranker(),
+            embeddings: models.embeddings,
+            getChatModel: () => models.getChatModel(),
+            getReranker: () => models.getReranker(),
             settings: config,
         });
     }
@@ -160,12 +160,12 @@ export class KnowledgeBaseService {
 
     /** Opens a reader with the configured embedder (the caller closes it). */
     public async openReader(name: string): Promise<KnowledgeBaseReader> {
-        return this.storage.openReader(name, await this.options.runtime.embedderIdentity());
+        return this.storage.openReader(name, await this.options.models.embeddings.identity());
     }
 
     /** Opens the writer with the configured embedder (the caller closes it). */
     public async openWriter(name: string, options: { create?: boolean; lockWaitMs?: number } = {}): Promise<KnowledgeBaseWriter> {
-        return this.storage.openWriter(name, await this.options.runtime.embedderIdentity(), options);
+        return this.storage.openWriter(name, await this.options.models.embeddings.identity({ fresh: true }), options);
     }
 
     /** Waits for the writes under way, and closes the readers kept open. */
@@ -175,9 +175,9 @@ export class KnowledgeBaseService {
     }
 
     private ingestOptions(writer: KnowledgeBaseWriter): Omit<IngestOptions, "prune" | "onProgress"> {
-        const { runtime, parser, config } = this.options;
+        const { models, parser, config } = this.options;
         return {
-            knowledgeBase: writer, embeddings: runtime.embeddings, parser, chunkSize: config.chunkSize, chunkOverlap: config.chunkOverlap,
+            knowledgeBase: writer, embeddings: models.embeddings, parser, chunkSize: config.chunkSize, chunkOverlap: config.chunkOverlap,
             commitIntervalMs: this.storage.commitIntervalMs,
         };
     }

@@ -1,5 +1,5 @@
 import type { Language } from "../answer/language.js";
-import type { EmbedderIdentity } from "../models/llamaEmbeddings.js";
+import type { EmbedderIdentity } from "../models/models.js";
 import type { LexicalHit } from "../retrieval/bm25.js";
 import type { ChunkRecord, DocumentChanges, DocumentRecord, NewChunk } from "./records.js";
 

@@ -1,4 +1,5 @@
 import hnswlib from "hnswlib-node";
+import { cosineSimilarity } from "./cosineSimilarity.js";
 import { assertCompleteIndexFile } from "./hnswIndexFile.js";
 import type { ScoredLabel } from "./storage.js";
 
@@ -92,15 +93,7 @@ export class VectorGraph {
         } catch {
             return undefined;
         }
-        let dot = 0;
-        let queryNorm = 0;
-        let pointNorm = 0;
-        for (let i = 0; i < point.length; i++) {
-            dot += query[i]! * point[i]!;
-            queryNorm += query[i]! * query[i]!;
-            pointNorm += point[i]! * point[i]!;
-        }
-        return queryNorm === 0 || pointNorm === 0 ? 0 : dot / Math.sqrt(queryNorm * pointNorm);
+        return cosineSimilarity(query, point);
     }
 
     private updateEf(): void {

@@ -12,9 +12,11 @@ export function registerConfigCommand(program: Command): void {
         .action((flags: { json?: boolean }, command: Command) => {
             const loaded = configFromCommand(command);
             const { origins, configFile } = loaded;
-            // Secrets: show that the API key is set, never the key itself, and the database URL without its password.
-            const { apiKey, databaseUrl } = loaded.config;
-            const config = { ...loaded.config, ...(apiKey != null ? { apiKey: "(set)" } : {}), ...(databaseUrl != null ? { databaseUrl: redactUrl(databaseUrl) } : {}) };
+            // Secrets: show that a key is set, never the key itself, and the database URL without its password.
+            const { databaseUrl } = loaded.config;
+            const config = { ...loaded.config, ...(databaseUrl != null ? { databaseUrl: redactUrl(databaseUrl) } : {}) };
+            for (const key of ["apiKey", "embeddingApiKey", "llmApiKey", "rerankerApiKey"] as const)
+                if (config[key] != null) config[key] = "(set)";
             if (flags.json === true) return printJson({ config, origins, configFile: configFile ?? null });
             if (configFile != null) process.stdout.write(`# config file: ${configFile}\n`);
             for (const key of Object.keys(config) as ConfigKey[])

@@ -2,17 +2,22 @@ import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { pullModel } from "../../models/pullModels.js";
 import type { ModelRole } from "../../models/resolveModelPath.js";
+import { Yizhi } from "../../yizhi.js";
 import { configFromCommand, parseNumber } from "../globalOptions.js";
+import { printJson } from "../output.js";
 
 export function registerModelsCommand(program: Command): void {
-    const models = program.command("models").description("get the configured models");
+    const models = program.command("models").description("get and try the configured models");
     models.command("pull")
         .description("download the configured LLM, embedding and reranker models (hf: or https URIs) into the models folder")
         .option("--stall-timeout <seconds>", "give up when no data arrives for this long", parseNumber, 30)
         .action(async (flags: { stallTimeout: number }, command: Command) => {
             const { config } = configFromCommand(command);
-            const wanted: [string, ModelRole][] = [[config.llmModel, "LLM"], [config.embeddingModel, "embedding"]];
-            if (config.rerankerModel != null) wanted.push([config.rerankerModel, "reranker"]);
+            // A role served by a model server has nothing to download.
+            const wanted: [string, ModelRole][] = [];
+            if (config.llmProvider === "local") wanted.push([config.llmModel, "LLM"]);
+            if (config.embeddingProvider === "local") wanted.push([config.embeddingModel, "embedding"]);
+            if (config.rerankerModel != null && config.rerankerProvider === "local") wanted.push([config.rerankerModel, "reranker"]);
             for (const [model, role] of wanted) {
                 const bar = process.stderr.isTTY
                     ? new cliProgress.SingleBar({ format: `${role} {bar} {percentage}% | {value}/{total} MB`, stream: process.stderr }, cliProgress.Presets.shades_classic)
@@ -34,6 +39,21 @@ export function registerModelsCommand(program: Command): void {
                 } finally {
                     bar?.stop();
                 }
+            }
+        });
+    models.command("check")
+        .description("try each configured model once (load a local one, send one request to a remote one) and say what works")
+        .option("--json", "print the results as JSON")
+        .action(async (flags: { json?: boolean }, command: Command) => {
+            const { config } = configFromCommand(command);
+            const yizhi = new Yizhi(config);
+            try {
+                const checks = await yizhi.models.check();
+                if (flags.json === true) printJson(checks.map(({ role, provider, model, ok, detail }) => ({ role, provider, model, ok, detail })));
+                else for (const { role, provider, model, ok, detail } of checks) process.stdout.write(`${ok ? "ok  " : "FAIL"} ${role} (${provider}: ${model}): ${detail}\n`);
+                if (checks.some((check) => !check.ok)) process.exitCode = 1;
+            } finally {
+                await yizhi.dispose();
             }
         });
 }

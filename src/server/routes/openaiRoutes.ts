@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Router } from "express";
 import { z } from "zod";
-import type { ChatTurn } from "../../models/chatModel.js";
+import type { ChatTurn } from "../../models/models.js";
 import { abortOnDisconnect, openEventStream } from "../eventStream.js";
 import { can } from "../../keys/principal.js";
 import { authorize, principalOf } from "../authenticate.js";

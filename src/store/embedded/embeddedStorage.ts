@@ -2,12 +2,13 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Language } from "../../answer/language.js";
 import {
-    CorruptKnowledgeBaseError, EmbedderMismatchError, InsufficientStorageError, KnowledgeBaseExistsError, KnowledgeBaseNameError, KnowledgeBaseNotFoundError,
+    CorruptKnowledgeBaseError, InsufficientStorageError, KnowledgeBaseExistsError, KnowledgeBaseNameError, KnowledgeBaseNotFoundError,
 } from "../../errors.js";
-import type { EmbedderIdentity } from "../../models/llamaEmbeddings.js";
+import type { EmbedderIdentity } from "../../models/models.js";
 import { TOKENIZER_VERSION } from "../../retrieval/tokenize.js";
 import { freeBytes, writeFileAtomic } from "../durableFiles.js";
 import { validateKbName, kbNamePattern } from "../knowledgeBaseName.js";
+import { assertSameEmbedder } from "../sameEmbedder.js";
 import type {
     CompactReport, KnowledgeBaseReader, KnowledgeBaseSummary, KnowledgeBaseWriter, LockWaitOptions, OpenWriterOptions, RepairReport, Storage,
 } from "../storage.js";
@@ -316,9 +317,7 @@ async function readManifest(name: string, dir: string, embedder?: EmbedderIdenti
     } catch (error) {
         throw new CorruptKnowledgeBaseError(name, `${MANIFEST} is not valid JSON.`, { cause: error });
     }
-    if (embedder != null && (manifest.embedder.id !== embedder.id || manifest.embedder.dimension !== embedder.dimension)) {
-        throw new EmbedderMismatchError(name, describeEmbedder(manifest.embedder), describeEmbedder(embedder));
-    }
+    if (embedder != null) assertSameEmbedder(name, manifest.embedder, embedder);
     return manifest;
 }
 
@@ -332,10 +331,6 @@ async function createManifest(name: string, dir: string, embedder: EmbedderIdent
     };
     await writeFileAtomic(path.join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     return manifest;
-}
-
-function describeEmbedder(embedder: EmbedderIdentity): string {
-    return `"${embedder.id}" (${embedder.dimension}-dim)`;
 }
 
 async function folderBytes(dir: string): Promise<number> {

@@ -1,5 +1,6 @@
-import { EmbedderMismatchError, KnowledgeBaseNotFoundError } from "../../errors.js";
-import type { EmbedderIdentity } from "../../models/llamaEmbeddings.js";
+import { KnowledgeBaseNotFoundError } from "../../errors.js";
+import type { EmbedderIdentity } from "../../models/models.js";
+import { assertSameEmbedder } from "../sameEmbedder.js";
 import type { Queryable } from "./database.js";
 
 /** A row of `yizhi_knowledge_bases`. */
@@ -19,8 +20,10 @@ export interface KnowledgeBaseRow {
     prompts: Record<string, string>;
 }
 
-export function embedderOf(row: KnowledgeBaseRow): EmbedderIdentity {
-    return { id: row.embedder_id, dimension: row.dimension };
+/** The embedder the knowledge base was built with, with its fingerprint when it has one. */
+export async function embedderOf(client: Queryable, row: KnowledgeBaseRow): Promise<EmbedderIdentity> {
+    const { rows } = await client.query<{ fingerprint: number[] }>("SELECT fingerprint FROM yizhi_embedder_fingerprints WHERE kb_id = $1", [row.id]);
+    return { id: row.embedder_id, dimension: row.dimension, ...(rows[0] != null ? { fingerprint: rows[0].fingerprint } : {}) };
 }
 
 /** The knowledge base named `name`, or undefined; `lock` locks its row until the transaction ends. */
@@ -29,7 +32,7 @@ export async function findKnowledgeBase(client: Queryable, name: string, lock = 
     return rows[0];
 }
 
-/** The knowledge base named `name`; with `embedder`, `EmbedderMismatchError` unless it was built with that one. */
+/** The knowledge base named `name`; with `embedder`, `EmbedderMismatchError` unless it was built with one of its id and dimension. */
 export async function getKnowledgeBase(client: Queryable, name: string, location: string, embedder?: EmbedderIdentity): Promise<KnowledgeBaseRow> {
     const row = await findKnowledgeBase(client, name);
     if (row == null) {
@@ -41,7 +44,5 @@ export async function getKnowledgeBase(client: Queryable, name: string, location
 }
 
 export function assertEmbedder(row: KnowledgeBaseRow, embedder: EmbedderIdentity): void {
-    if (row.embedder_id !== embedder.id || row.dimension !== embedder.dimension) {
-        throw new EmbedderMismatchError(row.name, `"${row.embedder_id}" (${row.dimension}-dim)`, `"${embedder.id}" (${embedder.dimension}-dim)`);
-    }
+    assertSameEmbedder(row.name, { id: row.embedder_id, dimension: row.dimension }, embedder);
 }

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import type { Language } from "../../answer/language.js";
 import { KnowledgeBaseClosedError, KnowledgeBaseLockLostError } from "../../errors.js";
-import type { EmbedderIdentity } from "../../models/llamaEmbeddings.js";
+import type { EmbedderIdentity } from "../../models/models.js";
 import type { LexicalHit } from "../../retrieval/bm25.js";
 import type { ChunkRecord, DocumentRecord, NewChunk } from "../records.js";
 import { BufferedWriter } from "../bufferedWriter.js";

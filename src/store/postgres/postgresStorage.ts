@@ -1,7 +1,8 @@
 import type pg from "pg";
 import type { Language } from "../../answer/language.js";
 import { KnowledgeBaseExistsError, KnowledgeBaseLockLostError } from "../../errors.js";
-import type { EmbedderIdentity } from "../../models/llamaEmbeddings.js";
+import { assertSameEmbedder } from "../sameEmbedder.js";
+import type { EmbedderIdentity } from "../../models/models.js";
 import { termCounts } from "../../retrieval/bm25.js";
 import { TOKENIZER_VERSION, tokenize } from "../../retrieval/tokenize.js";
 import { validateKbName } from "../knowledgeBaseName.js";
@@ -75,7 +76,7 @@ export class PostgresStorage implements Storage {
     }
 
     public embedder(name: string): Promise<EmbedderIdentity> {
-        return this.run(async () => embedderOf(await getKnowledgeBase(this.pool, validateKbName(name), this.location)));
+        return this.run(async () => embedderOf(this.pool, await getKnowledgeBase(this.pool, validateKbName(name), this.location)));
     }
 
     public create(name: string, embedder: EmbedderIdentity): Promise<void> {
@@ -99,6 +100,7 @@ export class PostgresStorage implements Storage {
     public openReader(name: string, embedder: EmbedderIdentity): Promise<KnowledgeBaseReader> {
         return this.run(async () => {
             const kb = await getKnowledgeBase(this.pool, validateKbName(name), this.location, embedder);
+            await this.assertFingerprint(kb, embedder);
             if (kb.tokenizer !== TOKENIZER_VERSION) await this.withLease(name, {}, (current, lease) => this.rebuildPostings(current, lease));
             return new PostgresReader(this.knowledgeBaseOptions(name, embedder));
         });
@@ -109,6 +111,7 @@ export class PostgresStorage implements Storage {
             validateKbName(name);
             if (options.create === true) await this.createIfMissing(name, embedder);
             const kb = await getKnowledgeBase(this.pool, name, this.location, embedder);
+            await this.assertFingerprint(kb, embedder);
             const lease = await this.acquireLease(kb, options);
             try {
                 if (kb.tokenizer !== TOKENIZER_VERSION) await this.rebuildPostings(kb, lease);
@@ -171,8 +174,14 @@ export class PostgresStorage implements Storage {
             );
             if (rows[0] == null) return false;
             for (const statement of createPartitionsSql(rows[0].id, embedder.dimension, this.options.hnsw)) await client.query(statement);
+            if (embedder.fingerprint != null) await client.query("INSERT INTO yizhi_embedder_fingerprints (kb_id, fingerprint) VALUES ($1, $2)", [rows[0].id, embedder.fingerprint]);
             return true;
         });
+    }
+
+    /** A remote embedder's fingerprint against the one stored at creation (readers check the id and dimension on every call). */
+    private async assertFingerprint(kb: KnowledgeBaseRow, embedder: EmbedderIdentity): Promise<void> {
+        if (embedder.fingerprint != null) assertSameEmbedder(kb.name, await embedderOf(this.pool, kb), embedder);
     }
 
     private async acquireLease(kb: KnowledgeBaseRow, options: LockWaitOptions): Promise<WriterLease> {

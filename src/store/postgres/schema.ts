@@ -90,6 +90,16 @@ export const MIGRATIONS: readonly Migration[] = [
             ) PARTITION BY LIST (kb_id);
         `,
     },
+    {
+        version: 3,
+        description: "remote embedders' fingerprints",
+        sql: `
+            CREATE TABLE yizhi_embedder_fingerprints (
+                kb_id bigint PRIMARY KEY REFERENCES yizhi_knowledge_bases (id) ON DELETE CASCADE,
+                fingerprint double precision[] NOT NULL
+            );
+        `,
+    },
 ];
 
 /** The migrations that need no extension: the coordination tests run them on a PostgreSQL without pgvector. */

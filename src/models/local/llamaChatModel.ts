@@ -1,13 +1,8 @@
 import { LlamaChatSession, type ChatHistoryItem, type LlamaContext, type LlamaContextSequence, type LlamaModel } from "node-llama-cpp";
-import { WaitQueue } from "./waitQueue.js";
+import type { ChatModel, ChatTurn, GenerateOptions } from "../models.js";
+import { WaitQueue } from "../waitQueue.js";
 
-/** An earlier exchange of a conversation, oldest first. */
-export interface ChatTurn {
-    role: "user" | "assistant";
-    content: string;
-}
-
-export interface ChatModelOptions {
+export interface LlamaChatModelOptions {
     /** Tokens of context per sequence: prompt, history and answer together. */
     contextSize: number;
     /** Sequences in the context: how many answers are generated at the same time (batched together). */
@@ -19,36 +14,28 @@ export interface ChatModelOptions {
     threads?: number;
 }
 
-export interface GenerateOptions {
-    prompt: string;
-    history?: readonly ChatTurn[];
-    /** Stops the generation; the text generated so far is returned. */
-    signal?: AbortSignal;
-    onTextChunk?: (text: string) => void;
-}
-
 /**
  * The answering model: one context with several sequences, so that concurrent questions are
  * evaluated in the same batches. A question waits for a free sequence.
  */
-export class ChatModel {
+export class LlamaChatModel implements ChatModel {
     private readonly sequences: WaitQueue<LlamaContextSequence>;
 
     private constructor(
         private readonly model: LlamaModel,
         private readonly context: LlamaContext,
-        private readonly options: ChatModelOptions,
+        private readonly options: LlamaChatModelOptions,
     ) {
         this.sequences = new WaitQueue(Array.from({ length: options.sequences }, () => context.getSequence()), options.maxQueued);
     }
 
-    public static async create(model: LlamaModel, options: ChatModelOptions): Promise<ChatModel> {
+    public static async create(model: LlamaModel, options: LlamaChatModelOptions): Promise<LlamaChatModel> {
         const context = await model.createContext({
             contextSize: options.contextSize * options.sequences,
             sequences: options.sequences,
             ...(options.threads != null ? { threads: options.threads } : {}),
         });
-        return new ChatModel(model, context, options);
+        return new LlamaChatModel(model, context, options);
     }
 
     /** Tokens one sequence holds. */
@@ -60,14 +47,10 @@ export class ChatModel {
         return this.options.maxAnswerTokens;
     }
 
-    public countTokens(text: string): number {
-        return this.model.tokenize(text).length;
+    public countTokens(text: string): Promise<number> {
+        return Promise.resolve(this.model.tokenize(text).length);
     }
 
-    /**
-     * Generates the reply to `prompt`, streaming its text to `onTextChunk`, and returns it whole.
-     * Waits for a free sequence; an abort while waiting rejects with `RequestAbortedError`.
-     */
     public async generate(options: GenerateOptions): Promise<string> {
         const sequence = await this.sequences.acquire(options.signal);
         const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
@@ -75,7 +58,7 @@ export class ChatModel {
             if (options.history != null && options.history.length > 0)
                 session.setChatHistory([...session.getChatHistory(), ...options.history.map(toHistoryItem)]);
             return await session.prompt(options.prompt, {
-                maxTokens: this.options.maxAnswerTokens,
+                maxTokens: Math.min(options.maxTokens ?? this.options.maxAnswerTokens, this.options.maxAnswerTokens),
                 temperature: this.options.temperature,
                 ...(options.signal != null ? { signal: options.signal, stopOnAbortSignal: true } : {}),
                 ...(options.onTextChunk != null ? { onTextChunk: options.onTextChunk } : {}),

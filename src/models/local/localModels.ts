@@ -2,46 +2,40 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { getLlama, LlamaLogLevel, readGgufFileInfo, type Llama, type LlamaEmbeddingContext } from "node-llama-cpp";
-import type { Config } from "../config/schema.js";
-import { ModelNotFoundError, YizhiError } from "../errors.js";
-import { ChatModel } from "./chatModel.js";
-import { LlamaEmbeddings, type EmbedderIdentity, type LoadedEmbeddingModel } from "./llamaEmbeddings.js";
+import type { Config } from "../../config/schema.js";
+import { ModelNotFoundError, YizhiError } from "../../errors.js";
+import type { EmbedderIdentity } from "../models.js";
+import { resolveModelPath } from "../resolveModelPath.js";
+import { LlamaChatModel } from "./llamaChatModel.js";
+import { LlamaEmbeddings, type LoadedEmbeddingModel } from "./llamaEmbeddings.js";
 import { LlamaReranker } from "./llamaReranker.js";
-import { resolveModelPath } from "./resolveModelPath.js";
 
-export type RuntimeConfig = Pick<Config,
-    "gpu" | "threads" | "modelsDir" | "llmModel" | "embeddingModel" | "rerankerModel" | "contextSize" | "embeddingContextSize" | "embeddingContexts" |
+export type LocalModelsConfig = Pick<Config,
+    "gpu" | "threads" | "modelsDir" | "llmModel" | "embeddingModel" | "contextSize" | "embeddingContextSize" | "embeddingContexts" |
     "parallelAnswers" | "maxAnswerTokens" | "temperature" | "maxQueuedQuestions">;
 
 /**
- * Owns the process's one `Llama` and the models loaded on it. Each model loads on first use, so a
- * command that never needs the LLM (ingest, a refused question) never loads it.
+ * The models that run in this process, on node-llama-cpp: owns the process's one `Llama` and the
+ * models loaded on it. Each model loads on first use, so a command that never needs the LLM (ingest,
+ * a refused question) never loads it, and nothing loads for a role served remotely.
  */
-export class ModelRuntime {
-    /** The embedder; its model loads on the first text it embeds. */
-    public readonly embeddings = new LlamaEmbeddings(() => this.loadEmbeddingModel());
+export class LocalModels {
+    /** The embedder, identified from its GGUF header; its model loads on the first text it embeds. */
+    public readonly embeddings = new LlamaEmbeddings(() => this.loadEmbeddingModel(), () => this.readEmbedderIdentity());
     private llama?: Promise<Llama>;
-    private identity?: Promise<EmbedderIdentity>;
-    private chatModel?: Promise<ChatModel>;
+    private chatModel?: Promise<LlamaChatModel>;
     private reranker?: Promise<LlamaReranker>;
 
-    public constructor(private readonly config: RuntimeConfig) {}
+    public constructor(private readonly config: LocalModelsConfig) {}
 
-    /** Identifies the embedding model from its GGUF header, without loading its weights. */
-    public embedderIdentity(): Promise<EmbedderIdentity> {
-        this.identity ??= this.readEmbedderIdentity();
-        return this.identity;
-    }
-
-    public getChatModel(): Promise<ChatModel> {
+    public getChatModel(): Promise<LlamaChatModel> {
         this.chatModel ??= this.loadChatModel();
         return this.chatModel;
     }
 
-    /** The configured reranker, loaded on first use; undefined when none is configured. */
-    public getReranker(): Promise<LlamaReranker> | undefined {
-        if (this.config.rerankerModel == null) return undefined;
-        this.reranker ??= this.loadReranker(this.config.rerankerModel);
+    /** The reranker of `rerankerModel`, loaded on first use. */
+    public getReranker(rerankerModel: string): Promise<LlamaReranker> {
+        this.reranker ??= this.loadReranker(rerankerModel);
         return this.reranker;
     }
 
@@ -97,10 +91,10 @@ export class ModelRuntime {
         return Math.max(1, Math.min(4, 2 * Math.floor(os.availableParallelism() / this.config.threads)));
     }
 
-    private async loadChatModel(): Promise<ChatModel> {
+    private async loadChatModel(): Promise<LlamaChatModel> {
         const modelPath = await resolveModelPath(this.config.llmModel, "LLM", this.config.modelsDir);
         const model = await (await this.getLlama()).loadModel({ modelPath });
-        return ChatModel.create(model, {
+        return LlamaChatModel.create(model, {
             contextSize: this.config.contextSize,
             sequences: this.config.parallelAnswers,
             maxAnswerTokens: this.config.maxAnswerTokens,

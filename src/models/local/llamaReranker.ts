@@ -1,5 +1,5 @@
 import type { LlamaRankingContext, Token } from "node-llama-cpp";
-import type { Reranker } from "../retrieval/retrieveChunks.js";
+import type { Reranker } from "../models.js";
 
 /**
  * A cross-encoder reranker over a node-llama-cpp ranking context: scores each (question, chunk)

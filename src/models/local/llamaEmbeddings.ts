@@ -1,12 +1,7 @@
 import { Embeddings } from "@langchain/core/embeddings";
 import type { LlamaEmbeddingContext, LlamaModel, Token } from "node-llama-cpp";
-import { WaitQueue } from "./waitQueue.js";
-
-export interface EmbedderIdentity {
-    /** Names the weights; two embedders with the same id give the same vectors. */
-    id: string;
-    dimension: number;
-}
+import type { Embedder, EmbedderIdentity } from "../models.js";
+import { WaitQueue } from "../waitQueue.js";
 
 /** What the embedder needs once its model is loaded. */
 export interface LoadedEmbeddingModel {
@@ -26,13 +21,24 @@ export interface LoadedEmbeddingModel {
  * the model take inputs in parallel: `embedDocuments` hands each input to the next free context and
  * gives the vectors back in the order of the texts.
  */
-export class LlamaEmbeddings extends Embeddings {
+export class LlamaEmbeddings extends Embeddings implements Embedder {
     /** Inputs cut to fit the context since this embedder was created. */
     public truncatedInputs = 0;
     private loaded?: Promise<LoadedEmbeddingModel & { freeContexts: WaitQueue<LlamaEmbeddingContext> }>;
 
-    public constructor(private readonly load: () => Promise<LoadedEmbeddingModel>) {
+    private identified?: Promise<EmbedderIdentity>;
+
+    /**
+     * @param load loads the model, on the first text to embed.
+     * @param identify reads which weights the model file holds, without loading them.
+     */
+    public constructor(private readonly load: () => Promise<LoadedEmbeddingModel>, private readonly identify: () => Promise<EmbedderIdentity>) {
         super({});
+    }
+
+    public identity(): Promise<EmbedderIdentity> {
+        this.identified ??= this.identify();
+        return this.identified;
     }
 
     public override async embedDocuments(texts: string[]): Promise<number[][]> {
@@ -47,8 +53,8 @@ export class LlamaEmbeddings extends Embeddings {
         this.loaded ??= this.load().then((loaded) => ({ ...loaded, freeContexts: new WaitQueue(loaded.contexts, Number.POSITIVE_INFINITY) }));
         const { model, contexts, contextSize, freeContexts } = await this.loaded;
         let tokens: Token[] = model.tokenize(text);
-        // An empty input gives an empty vector, which no index can search with.
-        if (tokens.length === 0) throw new RangeError("Cannot embed an empty text.");
+        // An empty input gives an empty vector (or one of nothing but spacing), which no index can search with.
+        if (tokens.length === 0 || text.trim() === "") throw new RangeError("Cannot embed an empty text.");
         // node-llama-cpp refuses an input (with its BOS/EOS) that fills the whole context.
         const room = contextSize - 1 - (contexts[0]!.calculateInputLength(tokens) - tokens.length);
         if (tokens.length > room) {
