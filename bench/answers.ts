@@ -41,6 +41,15 @@ function median(values: readonly number[]): number {
     return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
+interface Timings {
+    retrievalMs: number;
+    generationMs: number;
+    totalMs: number;
+}
+
+/** The timings of the last answer `ask` received. */
+let lastTimings: Timings = { retrievalMs: 0, generationMs: 0, totalMs: 0 };
+
 async function ask(url: string, question: string): Promise<number> {
     const started = performance.now();
     const response = await fetch(`${url}/ask`, {
@@ -49,7 +58,7 @@ async function ask(url: string, question: string): Promise<number> {
         body: JSON.stringify({ question, kb: "bench", scoreThreshold: -1, topK: 2 }),
     });
     if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
-    await response.json();
+    lastTimings = (await response.json() as { timings: Timings }).timings;
     return performance.now() - started;
 }
 
@@ -123,7 +132,8 @@ async function main(): Promise<void> {
     const llamaServer = await startLlamaServer({ threads, parallel: SLOTS, contextSize: SLOTS * SLOT_CONTEXT });
     const remote: ConfigInput = { ...base, llmProvider: "openai", llmBaseUrl: llamaServer.baseUrl, llmModel: "stories260K" };
     const results: RunResult[] = [];
-    const overhead = { yizhi: [] as number[], direct: [] as number[] };
+    const overhead = { yizhi: [] as number[], direct: [] as number[], timings: [] as Timings[] };
+    let overheadTokens = 0;
     try {
         const local = await serve(base);
         try {
@@ -131,25 +141,34 @@ async function main(): Promise<void> {
         } finally {
             await local.close();
         }
-        const { config } = loadConfig({ env: process.env, flags: { dataDir: os.tmpdir(), ...remote } });
-        const recording = recordingPrompts(config);
-        const onServer = await serve(remote, recording.models);
+        const onServer = await serve(remote);
         try {
             results.push(await run("llama-server", onServer.url, 1, total), await run("llama-server", onServer.url, 4, total));
+        } finally {
+            await onServer.close();
+        }
+        // The overhead with the default answer budget, as Yizhi is run.
+        const { maxAnswerTokens: _short, ...asRun } = remote;
+        const { config } = loadConfig({ env: process.env, flags: { dataDir: os.tmpdir(), ...asRun } });
+        const recording = recordingPrompts(config);
+        const measured = await serve(asRun, recording.models);
+        try {
             // The same prompt through Yizhi and directly (as built for that question before), alternating which goes first.
             for (let i = 0; i < total; i++) {
                 const question = questions[i % questions.length]!;
                 const direct = () => askDirectly(llamaServer, recording.promptFor(question), config);
                 if (i % 2 === 0) {
-                    overhead.yizhi.push(await ask(onServer.url, question));
+                    overhead.yizhi.push(await ask(measured.url, question));
                     overhead.direct.push(await direct());
                 } else {
                     overhead.direct.push(await direct());
-                    overhead.yizhi.push(await ask(onServer.url, question));
+                    overhead.yizhi.push(await ask(measured.url, question));
                 }
+                overhead.timings.push(lastTimings);
             }
+            overheadTokens = config.maxAnswerTokens;
         } finally {
-            await onServer.close();
+            await measured.close();
         }
     } finally {
         await llamaServer.stop();
@@ -168,9 +187,14 @@ async function main(): Promise<void> {
     }
     const [yizhi, direct] = [median(overhead.yizhi), median(overhead.direct)];
     console.log("\n## Yizhi's overhead over llama-server\n");
-    console.log(`The prompt Yizhi built for each question, sent to llama-server directly (the same request body, streamed), against the question asked through /ask; ${total} pairs, one client.\n`);
+    console.log(`The prompt Yizhi built for each question, sent to llama-server directly (the same request body, streamed), against the question asked through /ask; ` +
+        `${total} pairs, one client, up to ${overheadTokens} answer tokens (the default), temperature 0.\n`);
     console.log("| path | median ms |\n|---|---|");
+    const part = (pick: (timings: Timings) => number) => median(overhead.timings.map(pick)).toFixed(1);
     console.log(`| /ask (retrieval, prompt, llama-server, JSON answer) | ${yizhi.toFixed(1)} |`);
+    console.log(`| – of which retrieval (embedding the question here, both searches) | ${part((t) => t.retrievalMs)} |`);
+    console.log(`| – of which packing the prompt (token counts from llama-server) | ${part((t) => t.totalMs - t.retrievalMs - t.generationMs)} |`);
+    console.log(`| – of which generation through Yizhi | ${part((t) => t.generationMs)} |`);
     console.log(`| llama-server directly | ${direct.toFixed(1)} |`);
     console.log(`| overhead | ${(yizhi - direct).toFixed(1)} ms (${((100 * (yizhi - direct)) / direct).toFixed(1)} %) |`);
 }

@@ -95,8 +95,7 @@ export async function answerQuestion(request: AnswerRequest, dependencies: Answe
 
     const chatModel = await dependencies.getChatModel();
     const template = await loadPromptTemplate(language, await knowledgeBase.promptTemplate(language));
-    let historyTokens = 0;
-    for (const turn of request.history ?? []) historyTokens += await chatModel.countTokens(turn.content);
+    const historyTokens = (await Promise.all((request.history ?? []).map((turn) => chatModel.countTokens(turn.content)))).reduce((sum, count) => sum + count, 0);
     const { prompt, used } = await buildPrompt({
         template,
         question,

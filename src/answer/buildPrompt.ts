@@ -34,9 +34,15 @@ export interface BuildPromptOptions {
 export async function buildPrompt(options: BuildPromptOptions): Promise<BuiltPrompt> {
     const { template, question, retrieved, budgetTokens, countTokens } = options;
     const used: RetrievedChunk[] = [];
-    let spent = await countTokens(template.fill("", question));
-    for (const item of retrieved) {
-        const cost = await countTokens(`${formatSource(used.length + 1, item.chunk.text)}\n\n`);
+    // Counted together (a model server's /tokenize answers them at once), each as numbered if none is skipped.
+    const [base, ...costs] = await Promise.all([
+        countTokens(template.fill("", question)),
+        ...retrieved.map((item, i) => countTokens(`${formatSource(i + 1, item.chunk.text)}\n\n`)),
+    ]);
+    let spent = base!;
+    for (const [i, item] of retrieved.entries()) {
+        const n = used.length + 1;
+        const cost = n === i + 1 ? costs[i]! : await countTokens(`${formatSource(n, item.chunk.text)}\n\n`);
         if (spent + cost > budgetTokens) continue;
         used.push(item);
         spent += cost;
