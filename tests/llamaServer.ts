@@ -23,6 +23,8 @@ export interface LlamaServerOptions {
     port?: number;
     /** Tokens of context in all, shared by the slots; default 2048. */
     contextSize?: number;
+    /** Serves Prometheus counters at /metrics; default false. */
+    metrics?: boolean;
     /** CPU threads; default 1. */
     threads?: number;
     /** Slots: requests served at once; default 1 (with more, llama-server gives a text in a batch a slightly other vector than alone: cosine 0.99 with the test model). */
@@ -55,6 +57,7 @@ export async function startLlamaServer(options: LlamaServerOptions = {}): Promis
         "-m", testModelPath, "--host", "127.0.0.1", "--port", String(port), "--embeddings", "--pooling", "mean",
         "--chat-template", "llama2", "-t", String(options.threads ?? 1), "-c", String(options.contextSize ?? 2048), "-np", String(options.parallel ?? 1), "--no-webui",
         ...(options.apiKey != null ? ["--api-key", options.apiKey] : []),
+        ...(options.metrics === true ? ["--metrics"] : []),
     ];
     let child: ChildProcess | undefined;
     let log = "";

@@ -98,6 +98,13 @@ describe("both roles on llama-server", () => {
         assert.equal(manifest.embedder.fingerprint.length, 64);
     });
 
+    it("models pull downloads nothing for roles on a model server", async () => {
+        const pulled = await runCli(["models", "pull"], testEnv(dataDir, remoteEnv(llamaServer.baseUrl)));
+        assert.equal(pulled.code, 0, pulled.stderr);
+        assert.match(pulled.stdout, /LLM model: "stories260K" on a model server \(openai\), nothing to download/);
+        assert.match(pulled.stdout, /embedding model: "stories260K" on a model server \(openai\), nothing to download/);
+    });
+
     it("counts tokens with the server's tokenizer: the same counts as the model loaded here", async () => {
         const remote = createModels(testConfig(dataDir, remoteSettings(llamaServer.baseUrl)));
         const local = new LocalModels(testConfig(dataDir));
@@ -176,11 +183,50 @@ describe("a model server that dies", () => {
     before(async () => {
         temp = await makeTempDir();
         // One slot with room for a long answer, so that it can be killed while it writes.
-        dying = await startLlamaServer({ contextSize: 8192, parallel: 1 });
+        dying = await startLlamaServer({ contextSize: 8192, parallel: 1, metrics: true });
     });
     after(async () => {
         await dying.stop();
         await temp.cleanup();
+    });
+
+    it("stops generating when the client of /ask goes away mid-answer", async () => {
+        const dataDir = path.join(temp.dir, "cancel");
+        const yizhi = new Yizhi(testConfig(dataDir, remoteSettings(dying.baseUrl)));
+        try {
+            await yizhi.knowledgeBases.ingest("team", [await writeDocuments(temp.dir)]);
+        } finally {
+            await yizhi.dispose();
+        }
+        const config = testConfig(dataDir, remoteSettings(dying.baseUrl, { contextSize: 8192, maxAnswerTokens: 6000 }));
+        const server = await startServer({ config, port: 0, log: () => undefined });
+        const predicted = async () => Number(/^llamacpp:tokens_predicted_total (\d+)/m.exec(await (await fetch(`${dying.url}/metrics`)).text())![1]);
+        try {
+            await server.ready;
+            const before = await predicted();
+            const client = new AbortController();
+            const response = await fetch(`${server.url}/ask`, {
+                method: "POST",
+                headers: { "content-type": "application/json", accept: "text/event-stream" },
+                body: JSON.stringify({ kb: "team", question: "年假可以顺延吗？", mode: "bm25", lexicalThreshold: 0 }),
+                signal: client.signal,
+            });
+            const reader = response.body!.getReader();
+            let text = "";
+            while (!text.includes("event: token")) text += new TextDecoder().decode((await reader.read()).value);
+            client.abort();
+            let busy = true;
+            for (let waited = 0; busy && waited < 20_000; waited += 50) {
+                busy = (await (await fetch(`${dying.url}/slots`)).json() as { is_processing: boolean }[]).some((slot) => slot.is_processing);
+                if (busy) await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+            assert.equal(busy, false, "llama-server's slot is free again");
+            // Its whole context (2,048 tokens a slot with this model) would have taken seconds to fill.
+            const generated = await predicted() - before;
+            assert.ok(generated < 1000, `llama-server generated ${generated} tokens, then stopped with the client`);
+        } finally {
+            await server.close();
+        }
     });
 
     it("mid-answer ends /ask's stream with an error event; /readyz and the CLI say so; restarted, it answers again", async () => {

@@ -190,6 +190,49 @@ describe("OpenAI-compatible servers (stand-ins)", () => {
         }
     });
 
+    it("an unknown model (404) and a request too large (413) fail at once, each naming what to change", async () => {
+        const server = await startStandInModelServer({
+            "/v1/embeddings": (request, res) => inputsOf(request).length > 1
+                ? sendJson(res, 413, { error: { message: "Payload Too Large" } })
+                : sendJson(res, 200, { data: [{ index: 0, embedding: standInVector("x") }] }),
+        });
+        try {
+            const unknown = createModels(testConfig("/nonexistent", { llmProvider: "openai", llmBaseUrl: `${server.url}/v1`, llmModel: "qwen-72b" }));
+            await assert.rejects((await unknown.getChatModel()).generate({ prompt: "你好" }),
+                { code: "model_server_refused", message: /has no model "qwen-72b" or no \/chat\/completions endpoint \(HTTP 404.*Set llmModel \(YIZHI_LLM_MODEL\) to a model it serves/ });
+            const large = createModels(testConfig("/nonexistent", { embeddingProvider: "openai", embeddingBaseUrl: `${server.url}/v1`, embeddingModel: "bge-m3" }));
+            await assert.rejects(large.embeddings.embedDocuments(["年假", "报销"]), { code: "model_server_refused", message: /input too long \(HTTP 413: Payload Too Large\)\. Lower chunkSize/ });
+            assert.equal(server.requestsTo("/v1/chat/completions").length, 1, "not tried again");
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("tries a dropped connection again, and gives up on a server that does not answer within the timeout", async () => {
+        let calls = 0;
+        const server = await startStandInModelServer({
+            "/v1/embeddings": (request, res) => {
+                calls++;
+                if (calls === 1) return void res.socket?.destroy();
+                sendJson(res, 200, { data: inputsOf(request).map((text, index) => ({ index, embedding: standInVector(text) })) });
+            },
+            "/v1/rerank": () => undefined, // never answers
+        });
+        try {
+            const models = createModels(testConfig("/nonexistent", {
+                embeddingProvider: "openai", embeddingBaseUrl: `${server.url}/v1`, embeddingModel: "bge-m3",
+                rerankerProvider: "openai", rerankerBaseUrl: `${server.url}/v1`, rerankerModel: "bge-reranker", rerankerTimeoutSeconds: 1, rerankerRetries: 1,
+            }));
+            assert.deepEqual(await models.embeddings.embedQuery("年假"), standInVector("年假"));
+            assert.equal(calls, 3, "the probe was dropped and sent again, then the text");
+            await assert.rejects(models.getReranker()!.then((reranker) => reranker.rank("年假", ["十天"])),
+                { code: "model_unreachable", message: /did not answer within 1 s; raise rerankerTimeoutSeconds \(YIZHI_RERANKER_TIMEOUT_SECONDS\) if it is only slow\. \(2 tries\)/ });
+            assert.equal(server.requestsTo("/v1/rerank").length, 2);
+        } finally {
+            await server.close();
+        }
+    });
+
     it("an address where nothing listens is model_unreachable, naming the setting", async () => {
         const port = await freePort();
         const models = createModels(testConfig("/nonexistent", { embeddingProvider: "openai", embeddingBaseUrl: `http://127.0.0.1:${port}/v1`, embeddingModel: "bge-m3", embeddingRetries: 0 }));

@@ -47,7 +47,7 @@ export const openApiDocument = {
         securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "needed when the server has an API key (YIZHI_API_KEY)" } },
         responses: {
             Error: {
-                description: "An error: 400 invalid input (the message names the field), 401 missing or wrong API key, 403 the key lacks the role, 404, 409, 413 too large, 429 rate limited, 503 busy or models not loaded, 507 disk full",
+                description: "An error: 400 invalid input (the message names the field), 401 missing or wrong API key, 403 the key lacks the role, 404, 409, 413 too large, 429 rate limited, 502 a model server refused the request or failed mid-answer, 503 busy, models not loaded or a model server unreachable, 507 disk full",
                 ...json({ type: "object", properties: { error: { type: "object", required: ["code", "message"], properties: { code: { type: "string" }, message: { type: "string" } } } } }),
             },
         },
@@ -55,7 +55,14 @@ export const openApiDocument = {
     security: [{ bearer: [] }],
     paths: {
         "/healthz": { get: { summary: "the process is up", security: [], responses: { 200: { description: "ok" } } } },
-        "/readyz": { get: { summary: "the models are loaded", security: [], responses: { 200: { description: "ready" }, 503: error } } },
+        "/readyz": {
+            get: {
+                summary: "the storage is ready and each model answered its last try",
+                description: "Both answers list `models`: each role (`embedding`, `llm`, `reranker`) with its provider and whether its last try worked; a part that failed is tried again every 5 s.",
+                security: [],
+                responses: { 200: { description: "ready" }, 503: error },
+            },
+        },
         "/ask": {
             post: {
                 summary: "answer a question from a knowledge base",

@@ -15,9 +15,14 @@ export function registerModelsCommand(program: Command): void {
             const { config } = configFromCommand(command);
             // A role served by a model server has nothing to download.
             const wanted: [string, ModelRole][] = [];
-            if (config.llmProvider === "local") wanted.push([config.llmModel, "LLM"]);
-            if (config.embeddingProvider === "local") wanted.push([config.embeddingModel, "embedding"]);
-            if (config.rerankerModel != null && config.rerankerProvider === "local") wanted.push([config.rerankerModel, "reranker"]);
+            const roles = [
+                [config.llmModel, "LLM", config.llmProvider], [config.embeddingModel, "embedding", config.embeddingProvider],
+                ...(config.rerankerModel != null ? [[config.rerankerModel, "reranker", config.rerankerProvider] as const] : []),
+            ] as const;
+            for (const [model, role, provider] of roles) {
+                if (provider === "local") wanted.push([model, role]);
+                else process.stdout.write(`${role} model: "${model}" on a model server (${provider}), nothing to download\n`);
+            }
             for (const [model, role] of wanted) {
                 const bar = process.stderr.isTTY
                     ? new cliProgress.SingleBar({ format: `${role} {bar} {percentage}% | {value}/{total} MB`, stream: process.stderr }, cliProgress.Presets.shades_classic)

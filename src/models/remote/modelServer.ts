@@ -24,12 +24,12 @@ export interface ModelServerOptions {
     maxQueued?: number;
     /** What to tell the operator when the server finds an input too long for the model. */
     tooLongHint: string;
-    /** The first wait before trying again, doubling with each attempt up to 8 s; default 250 ms. */
-    backoffMs?: number;
 }
 
 /** The most a response body may hold: a batch of 2,048 vectors of 4,096 dimensions as JSON is about 150 MB. */
 const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
+/** The wait before the second attempt, doubling for each one after, up to `MAX_BACKOFF_MS` (±25 %). */
+const FIRST_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 8000;
 /** A `Retry-After` longer than this fails the request at once instead of holding it. */
 const MAX_RETRY_AFTER_MS = 60_000;
@@ -133,20 +133,17 @@ export class ModelServer {
                 retryAfterMs = retryAfterOf(response.headers.get("retry-after"));
             } catch (error) {
                 if (aborted(signal)) throw new RequestAbortedError();
-                if (error instanceof ModelServerError) {
-                    if (error.code !== "model_unreachable" || attempt >= this.options.retries) throw error;
-                    failure = error;
-                } else {
-                    failure = this.unreachable(error, deadline.signal.aborted);
-                }
+                // What the server refused, or answered wrongly, fails at once.
+                if (error instanceof ModelServerError) throw error;
+                failure = this.unreachable(error, deadline.signal.aborted);
             } finally {
                 clearTimeout(timer);
             }
             if (attempt >= this.options.retries) throw this.withTries(failure, attempt + 1);
             if (retryAfterMs != null && retryAfterMs > MAX_RETRY_AFTER_MS) {
-                throw this.error("model_unreachable", `answers 429 and asks to be tried again after ${Math.round(retryAfterMs / 1000)} s, too long to wait.`);
+                throw this.error("model_unreachable", `asks to be tried again only after ${Math.round(retryAfterMs / 1000)} s, too long to wait (${failure.httpMessage}).`);
             }
-            const backoff = Math.min(MAX_BACKOFF_MS, (this.options.backoffMs ?? 250) * 2 ** attempt) * (0.75 + Math.random() / 2);
+            const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** attempt) * (0.75 + Math.random() / 2);
             try {
                 await sleep(retryAfterMs ?? backoff, undefined, signal != null ? { signal } : {});
             } catch {

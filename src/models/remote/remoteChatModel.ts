@@ -56,8 +56,9 @@ export class RemoteChatModel implements ChatModel {
             this.serverCounts = true;
             return count;
         } catch (error) {
-            // A server without /tokenize (OpenAI itself, LM Studio) is estimated for from now on.
-            if (error instanceof ModelServerError && error.code === "model_server_refused") this.serverCounts = false;
+            // A server without a working /tokenize (OpenAI itself, LM Studio) is estimated for from now on;
+            // one that cannot be reached now will not generate either.
+            if (error instanceof ModelServerError && error.code !== "model_unreachable") this.serverCounts = false;
             else if (this.serverCounts !== true) throw error;
             return estimateTokens(text);
         }
