@@ -20,7 +20,7 @@ describe("the chat model's answer slots", () => {
 
     it("refuses a question with QueueFullError while every slot is busy and nothing may wait", async () => {
         let refusal: Promise<unknown> | undefined;
-        const answer = await chat.generate({
+        const { text: answer } = await chat.generate({
             prompt: "Once upon a time",
             onTextChunk: () => {
                 refusal ??= chat.generate({ prompt: "Another story" }).catch((error: unknown) => error);
@@ -31,19 +31,20 @@ describe("the chat model's answer slots", () => {
     });
 
     it("stops generating when the signal aborts, returns the text so far, and frees the slot", async () => {
-        const full = await chat.generate({ prompt: "Once upon a time" });
+        const { text: full } = await chat.generate({ prompt: "Once upon a time" });
         const controller = new AbortController();
         let chunks = 0;
-        const stopped = await chat.generate({
+        const { text: stopped, finishReason } = await chat.generate({
             prompt: "Once upon a time",
             signal: controller.signal,
             onTextChunk: () => {
                 if (++chunks === 2) controller.abort();
             },
         });
+        assert.equal(finishReason, "abort");
         assert.ok(stopped.length < full.length, `stopped early: ${stopped.length} < ${full.length} characters`);
         assert.ok(full.startsWith(stopped), "deterministic sampling: the stopped answer is the start of the full one");
-        assert.equal(await chat.generate({ prompt: "Once upon a time" }), full, "the slot is free again");
+        assert.equal((await chat.generate({ prompt: "Once upon a time" })).text, full, "the slot is free again");
     });
 });
 
@@ -60,7 +61,7 @@ describe("questions that wait for an answer slot", () => {
 
     it("leave the line when their client goes away, so that new questions are not refused", async () => {
         let waiting: Promise<unknown>[] | undefined;
-        const answer = await chat.generate({
+        const { text: answer } = await chat.generate({
             prompt: "Once upon a time",
             onTextChunk: () => {
                 if (waiting != null) return;
@@ -75,8 +76,8 @@ describe("questions that wait for an answer slot", () => {
         assert.ok(answer.length > 0);
         const [first, second, third, fourth, refused] = await Promise.all(waiting!);
         assert.ok(first instanceof RequestAbortedError && second instanceof RequestAbortedError, "the departed clients' questions end at once");
-        assert.equal(typeof third, "string", "a new question took a departed one's place");
-        assert.equal(typeof fourth, "string");
+        assert.equal(typeof (third as { text?: unknown }).text, "string", "a new question took a departed one's place");
+        assert.equal(typeof (fourth as { text?: unknown }).text, "string");
         assert.ok(refused instanceof QueueFullError, "the line holds only the two waiting now");
     });
 });

@@ -46,20 +46,24 @@ export function chatModelContract(name: string, make: () => Promise<{ chatModel:
 
         it("streams the answer it returns", async () => {
             const chunks: string[] = [];
-            const answer = await chatModel.generate({ prompt: "Once upon a time", onTextChunk: (text) => chunks.push(text) });
-            assert.ok(answer.length > 0);
-            assert.equal(chunks.join(""), answer);
+            const { text, finishReason, usage } = await chatModel.generate({ prompt: "Once upon a time", onTextChunk: (chunk) => chunks.push(chunk) });
+            assert.ok(text.length > 0);
+            assert.equal(chunks.join(""), text);
+            assert.ok(finishReason === "stop" || finishReason === "length");
+            assert.ok(usage.promptTokens > 0 && usage.completionTokens > 0 && usage.completionTokens <= chatModel.maxAnswerTokens);
         });
 
-        it("keeps to maxTokens", async () => {
-            const answer = await chatModel.generate({ prompt: "Once upon a time", maxTokens: 3 });
-            assert.ok(await chatModel.countTokens(answer) <= 4, `"${answer}" is about 3 tokens`);
+        it("keeps to maxTokens, saying that it cut the answer there", async () => {
+            const { text, finishReason, usage } = await chatModel.generate({ prompt: "Once upon a time", maxTokens: 3 });
+            assert.equal(finishReason, "length");
+            assert.equal(usage.completionTokens, 3);
+            assert.ok(await chatModel.countTokens(text) <= 4, `"${text}" is about 3 tokens`);
         });
 
         it("stops when aborted mid-answer, with what it had", async () => {
             const controller = new AbortController();
             const chunks: string[] = [];
-            const answer = await chatModel.generate({
+            const { text: answer, finishReason } = await chatModel.generate({
                 prompt: "Once upon a time",
                 signal: controller.signal,
                 onTextChunk: (text) => {
@@ -69,6 +73,7 @@ export function chatModelContract(name: string, make: () => Promise<{ chatModel:
             });
             assert.ok(chunks.length >= 2 && chunks.length <= 6, `stopped soon after the abort (${chunks.length} chunks)`);
             assert.equal(answer, chunks.join(""));
+            assert.equal(finishReason, "abort");
         });
 
         it("counts tokens: more for a longer text", async () => {

@@ -157,7 +157,7 @@ describe("both roles on llama-server", () => {
             await assert.rejects((await wrong.getChatModel()).generate({ prompt: "Once" }), { code: "model_server_refused", message: /llmApiKey \(YIZHI_LLM_API_KEY\)/ });
             const right = createModels(testConfig(dataDir, remoteSettings(guarded.baseUrl, { embeddingApiKey: "right-key", llmApiKey: "right-key" })));
             assert.equal((await right.embeddings.embedQuery("年假")).length, 64);
-            assert.ok((await (await right.getChatModel()).generate({ prompt: "Once", maxTokens: 4 })).length > 0);
+            assert.ok((await (await right.getChatModel()).generate({ prompt: "Once", maxTokens: 4 })).text.length > 0);
         } finally {
             await guarded.stop();
         }

@@ -28,7 +28,7 @@ function ollamaRoutes(): Record<string, (request: StandInRequest, res: http.Serv
                     res.write(`${JSON.stringify({ model: "qwen", message: { role: "assistant", content: words[i++] }, done: false })}\n`);
                     setTimeout(next, 5);
                 } else {
-                    res.end(`${JSON.stringify({ model: "qwen", message: { role: "assistant", content: "" }, done: true, done_reason: "length" })}\n`);
+                    res.end(`${JSON.stringify({ model: "qwen", message: { role: "assistant", content: "" }, done: true, done_reason: "length", prompt_eval_count: 12, eval_count: words.length })}\n`);
                 }
             };
             next();

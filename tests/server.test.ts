@@ -268,9 +268,26 @@ describe("the HTTP API", () => {
             last = chunk;
         }
         const final = last as { choices: { finish_reason: string | null }[]; sources?: unknown[] };
-        assert.equal(final.choices[0]?.finish_reason, "stop");
+        assert.ok(["stop", "length"].includes(final.choices[0]?.finish_reason ?? ""));
         assert.ok(Array.isArray(final.sources));
         assert.equal(typeof streamed, "string");
+
+        // max_tokens cuts the answer there, and says so; usage counts the model's tokens.
+        const question = { model: "团队文档", messages: [{ role: "user" as const, content: "大模型推理怎么优化？" }] };
+        const short = await client.chat.completions.create({ ...question, max_tokens: 4, temperature: 0 });
+        assert.equal((short as unknown as { refused: boolean }).refused, false);
+        assert.equal(short.choices[0]?.finish_reason, "length");
+        assert.equal(short.usage?.completion_tokens, 4);
+        assert.ok((short.usage?.prompt_tokens ?? 0) > 100, "the prompt holds the sources");
+        assert.equal(short.usage?.total_tokens, short.usage!.prompt_tokens + 4);
+        assert.ok((short.choices[0]?.message.content ?? "").length < content.length || content.length === 0);
+        const counted = await client.chat.completions.create({ ...question, max_completion_tokens: 3, stream: true, stream_options: { include_usage: true } });
+        const chunks = [];
+        for await (const chunk of counted) chunks.push(chunk);
+        assert.equal(chunks.at(-2)?.choices[0]?.finish_reason, "length");
+        assert.deepEqual(chunks.at(-1)?.choices, [], "the last chunk has only the usage");
+        assert.equal(chunks.at(-1)?.usage?.completion_tokens, 3);
+        await assert.rejects(client.chat.completions.create({ ...question, temperature: 3 }), (error: unknown) => error instanceof OpenAI.APIError && error.status === 400);
 
         await assert.rejects(client.chat.completions.create({ model: "不存在", messages: [{ role: "user", content: "问题" }] }), (error: unknown) => error instanceof OpenAI.APIError && error.status === 404);
     });

@@ -1,7 +1,7 @@
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import type { Config } from "../config/schema.js";
 import { YizhiError } from "../errors.js";
-import type { ChatModel, ChatTurn, Reranker } from "../models/models.js";
+import type { ChatModel, ChatTurn, Generation, Reranker } from "../models/models.js";
 import { retrievalQuery, retrieveChunks, type ChunkScores, type RetrievalMode, type RetrievedChunk } from "../retrieval/retrieveChunks.js";
 import type { KnowledgeBaseReader } from "../store/storage.js";
 import { buildPrompt } from "./buildPrompt.js";
@@ -27,6 +27,10 @@ export interface AnswerResult {
     refused: boolean;
     language: Language;
     sources: AnswerSource[];
+    /** `stop` also for a refusal; `length` when the answer was cut at its token budget; `abort` when the client went away. */
+    finishReason: Generation["finishReason"];
+    /** The model's tokens (none for a refusal). */
+    usage: Generation["usage"];
     timings: { retrievalMs: number; generationMs: number; totalMs: number };
 }
 
@@ -41,6 +45,10 @@ export interface AnswerRequest {
     scoreThreshold?: number;
     /** Defaults to the configured `lexicalThreshold` (BM25 relevance, for `bm25` and `hybrid`). */
     lexicalThreshold?: number;
+    /** Most tokens of the answer; defaults to, and is at most, the configured `maxAnswerTokens`. */
+    maxTokens?: number;
+    /** Defaults to the configured `temperature`. */
+    temperature?: number;
     signal?: AbortSignal;
     /** Called once with the sources, and awaited, before any answer text. */
     onSources?: (sources: AnswerSource[]) => void | Promise<void>;
@@ -90,7 +98,10 @@ export async function answerQuestion(request: AnswerRequest, dependencies: Answe
         await request.onSources?.([]);
         const answer = refusalText[language];
         request.onTextChunk?.(answer);
-        return { answer, refused: true, language, sources: [], timings: { retrievalMs, generationMs: 0, totalMs: performance.now() - started } };
+        return {
+            answer, refused: true, language, sources: [], finishReason: "stop", usage: { promptTokens: 0, completionTokens: 0 },
+            timings: { retrievalMs, generationMs: 0, totalMs: performance.now() - started },
+        };
     }
 
     const chatModel = await dependencies.getChatModel();
@@ -107,18 +118,22 @@ export async function answerQuestion(request: AnswerRequest, dependencies: Answe
     await request.onSources?.(sources);
 
     const generationStarted = performance.now();
-    const answer = await chatModel.generate({
+    const { text, finishReason, usage } = await chatModel.generate({
         prompt,
         ...(request.history != null ? { history: request.history } : {}),
+        ...(request.maxTokens != null ? { maxTokens: request.maxTokens } : {}),
+        ...(request.temperature != null ? { temperature: request.temperature } : {}),
         ...(request.signal != null ? { signal: request.signal } : {}),
         ...(request.onTextChunk != null ? { onTextChunk: request.onTextChunk } : {}),
     });
     const finished = performance.now();
     return {
-        answer,
+        answer: text,
         refused: false,
         language,
         sources,
+        finishReason,
+        usage,
         timings: { retrievalMs, generationMs: finished - generationStarted, totalMs: finished - started },
     };
 }

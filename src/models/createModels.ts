@@ -72,8 +72,8 @@ class ConfiguredModels implements Models {
             }),
             await checkRole("llm", config.llmProvider, config.llmModel, async () => {
                 const chatModel = await this.getChatModel();
-                const reply = await chatModel.generate({ prompt: "Say OK.", maxTokens: 4 });
-                return `answers (${JSON.stringify(reply.slice(0, 40))}), context ${chatModel.contextSize} tokens`;
+                const { text } = await chatModel.generate({ prompt: "Say OK.", maxTokens: 4 });
+                return `answers (${JSON.stringify(text.slice(0, 40))}), context ${chatModel.contextSize} tokens`;
             }),
         ];
         const reranker = this.getReranker();

@@ -41,9 +41,20 @@ export interface GenerateOptions {
     history?: readonly ChatTurn[];
     /** Most tokens of this answer; default and at most the model's `maxAnswerTokens`. */
     maxTokens?: number;
+    /** Sampling temperature of this answer, 0..2; default the model's configured one. */
+    temperature?: number;
     /** Stops the generation; the text generated so far is returned. */
     signal?: AbortSignal;
     onTextChunk?: (text: string) => void;
+}
+
+/** An answer as generated. */
+export interface Generation {
+    text: string;
+    /** `stop`: the model ended its answer; `length`: it was cut at the token budget; `abort`: the client went away. */
+    finishReason: "stop" | "length" | "abort";
+    /** Tokens the model read (the prompt with the history and its chat format) and wrote, as it counted them (or estimated, where a server does not say). */
+    usage: { promptTokens: number; completionTokens: number };
 }
 
 /** The answering model. */
@@ -59,7 +70,7 @@ export interface ChatModel {
      * Waits for a free answer slot (`QueueFullError` when the line is full); an abort while waiting
      * rejects with `RequestAbortedError`.
      */
-    generate(options: GenerateOptions): Promise<string>;
+    generate(options: GenerateOptions): Promise<Generation>;
 }
 
 /** Scores documents for relevance to a query, 0..1, higher is more relevant (a cross-encoder). */

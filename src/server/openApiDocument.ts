@@ -105,8 +105,22 @@ export const openApiDocument = {
         "/v1/chat/completions": {
             post: {
                 summary: "OpenAI-compatible chat: `model` names the knowledge base, the last user message is the question, earlier messages are history",
-                description: "The response (or the last stream chunk) carries the extra fields `sources` and `refused`.",
-                requestBody: json({ type: "object", required: ["model", "messages"], properties: { model: { type: "string" }, messages: { type: "array" }, stream: { type: "boolean" } } }),
+                description: "The response (or the last stream chunk with choices) carries the extra fields `sources` and `refused`. `max_tokens` (or `max_completion_tokens`, " +
+                    "at most the server's maxAnswerTokens) and `temperature` apply to this answer; `finish_reason` is `length` when the answer was cut at its budget. " +
+                    "`usage` counts the model's tokens (0 for a refusal); with `stream_options.include_usage` a stream ends with a chunk of `usage` and no choices.",
+                requestBody: json({
+                    type: "object",
+                    required: ["model", "messages"],
+                    properties: {
+                        model: { type: "string" },
+                        messages: { type: "array" },
+                        stream: { type: "boolean" },
+                        stream_options: { type: "object", properties: { include_usage: { type: "boolean" } } },
+                        max_tokens: { type: "integer", minimum: 1 },
+                        max_completion_tokens: { type: "integer", minimum: 1 },
+                        temperature: { type: "number", minimum: 0, maximum: 2 },
+                    },
+                }),
                 responses: { 200: { description: "a chat.completion, or a stream of chat.completion.chunk" }, 400: error, 404: error },
             },
         },

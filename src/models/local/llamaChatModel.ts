@@ -1,5 +1,5 @@
 import { LlamaChatSession, type ChatHistoryItem, type LlamaContext, type LlamaContextSequence, type LlamaModel } from "node-llama-cpp";
-import type { ChatModel, ChatTurn, GenerateOptions } from "../models.js";
+import type { ChatModel, ChatTurn, GenerateOptions, Generation } from "../models.js";
 import { WaitQueue } from "../waitQueue.js";
 
 export interface LlamaChatModelOptions {
@@ -51,18 +51,25 @@ export class LlamaChatModel implements ChatModel {
         return Promise.resolve(this.model.tokenize(text).length);
     }
 
-    public async generate(options: GenerateOptions): Promise<string> {
+    public async generate(options: GenerateOptions): Promise<Generation> {
         const sequence = await this.sequences.acquire(options.signal);
         const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
         try {
             if (options.history != null && options.history.length > 0)
                 session.setChatHistory([...session.getChatHistory(), ...options.history.map(toHistoryItem)]);
-            return await session.prompt(options.prompt, {
+            const meter = sequence.tokenMeter.getState();
+            const { responseText, stopReason } = await session.promptWithMeta(options.prompt, {
                 maxTokens: Math.min(options.maxTokens ?? this.options.maxAnswerTokens, this.options.maxAnswerTokens),
-                temperature: this.options.temperature,
+                temperature: options.temperature ?? this.options.temperature,
                 ...(options.signal != null ? { signal: options.signal, stopOnAbortSignal: true } : {}),
                 ...(options.onTextChunk != null ? { onTextChunk: options.onTextChunk } : {}),
             });
+            const { usedInputTokens, usedOutputTokens } = sequence.tokenMeter.diff(meter);
+            return {
+                text: responseText,
+                finishReason: stopReason === "maxTokens" ? "length" : stopReason === "abort" ? "abort" : "stop",
+                usage: { promptTokens: usedInputTokens, completionTokens: usedOutputTokens },
+            };
         } finally {
             session.dispose();
             await sequence.clearHistory();

@@ -1,6 +1,6 @@
 import { createParser } from "eventsource-parser";
 import { ModelServerError, RequestAbortedError, YizhiError } from "../../errors.js";
-import type { ChatModel, GenerateOptions } from "../models.js";
+import type { ChatModel, GenerateOptions, Generation } from "../models.js";
 import { estimateTokens } from "./estimateTokens.js";
 import { ModelServer, serverMessage } from "./modelServer.js";
 
@@ -21,8 +21,8 @@ export interface RemoteChatModelOptions {
     idleTimeoutMs: number;
 }
 
-/** One piece of a streamed answer: text, the end, or the server's error. */
-type StreamEvent = { text: string } | { done: true } | { error: string };
+/** One piece of a streamed answer: text, why it ends, the tokens it took, the end, or the server's error. */
+type StreamEvent = { text: string } | { finish: Generation["finishReason"] } | { usage: Generation["usage"] } | { done: true } | { error: string };
 
 /**
  * The answering model on a model server, streamed. Our client going away aborts the request, which
@@ -64,16 +64,17 @@ export class RemoteChatModel implements ChatModel {
         }
     }
 
-    public generate(options: GenerateOptions): Promise<string> {
+    public generate(options: GenerateOptions): Promise<Generation> {
         return this.options.server.withSlot(options.signal, () => this.stream(options));
     }
 
-    private async stream(options: GenerateOptions): Promise<string> {
-        const { protocol, server, model, contextSize, temperature, idleTimeoutMs } = this.options;
+    private async stream(options: GenerateOptions): Promise<Generation> {
+        const { protocol, server, model, contextSize, idleTimeoutMs } = this.options;
         const maxAnswerTokens = Math.min(options.maxTokens ?? this.options.maxAnswerTokens, this.options.maxAnswerTokens);
+        const temperature = options.temperature ?? this.options.temperature;
         const messages = [...(options.history ?? []), { role: "user", content: options.prompt }];
         const body = protocol === "openai"
-            ? { model, messages, stream: true, max_tokens: maxAnswerTokens, temperature }
+            ? { model, messages, stream: true, stream_options: { include_usage: true }, max_tokens: maxAnswerTokens, temperature }
             : { model, messages, stream: true, options: { num_ctx: contextSize, num_predict: maxAnswerTokens, temperature } };
 
         const upstream = new AbortController();
@@ -89,6 +90,14 @@ export class RemoteChatModel implements ChatModel {
             }, idleTimeoutMs);
         };
         let answer = "";
+        let finishReason: Generation["finishReason"] | undefined;
+        let usage: Generation["usage"] | undefined;
+        // A server that does not say what the answer took is estimated for.
+        const generation = (reason: Generation["finishReason"]): Generation => ({
+            text: answer,
+            finishReason: reason,
+            usage: usage ?? { promptTokens: messages.reduce((sum, message) => sum + estimateTokens(message.content), 0), completionTokens: estimateTokens(answer) },
+        });
         try {
             watch();
             const response = await server.openStream(protocol === "openai" ? "/chat/completions" : "/api/chat", body, upstream.signal);
@@ -99,20 +108,24 @@ export class RemoteChatModel implements ChatModel {
                 watch();
                 for (const event of events.feed(decoder.decode(bytes as Uint8Array, { stream: true }))) {
                     if ("error" in event) throw server.failed(`reported an error mid-answer: ${event.error}`);
-                    if ("done" in event) return answer;
-                    if (event.text === "") continue;
+                    if ("done" in event) return generation(finishReason ?? "stop");
+                    if ("finish" in event) finishReason = event.finish;
+                    if ("usage" in event) usage = event.usage;
+                    if (!("text" in event) || event.text === "") continue;
                     answer += event.text;
                     options.onTextChunk?.(event.text);
                     // What is already read of the stream is not streamed on once the client has gone.
-                    if (options.signal?.aborted === true) return answer;
+                    if (options.signal?.aborted === true) return generation("abort");
                 }
             }
+            // Some servers close after the finish reason without `[DONE]`.
+            if (finishReason != null) return generation(finishReason);
             throw server.failed(`closed the connection mid-answer, after ${answer.length} characters.`);
         } catch (error) {
             // Our client went away: like a local answer, what was generated so far is the answer.
             if (options.signal?.aborted === true) {
                 if (answer === "") throw new RequestAbortedError();
-                return answer;
+                return generation("abort");
             }
             if (idle) {
                 throw server.error("model_unreachable", `sent no token for ${idleTimeoutMs / 1000} s${answer === "" ? "" : `, after ${answer.length} characters`};`,
@@ -139,7 +152,11 @@ function openAiEvents(): EventReader {
     const parser = createParser({
         onEvent: ({ data }) => {
             if (data === "[DONE]") return void pending.push({ done: true });
-            let chunk: { error?: unknown; choices?: { delta?: { content?: unknown }; finish_reason?: unknown }[] };
+            let chunk: {
+                error?: unknown;
+                choices?: { delta?: { content?: unknown }; finish_reason?: unknown }[];
+                usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null;
+            };
             try {
                 chunk = JSON.parse(data) as typeof chunk;
             } catch {
@@ -149,8 +166,9 @@ function openAiEvents(): EventReader {
             const choice = chunk.choices?.[0];
             const text = choice?.delta?.content;
             if (typeof text === "string") pending.push({ text });
-            // Some servers close after the finish reason without `[DONE]`.
-            if (choice?.finish_reason != null) pending.push({ done: true });
+            if (choice?.finish_reason != null) pending.push({ finish: choice.finish_reason === "length" ? "length" : "stop" });
+            const { prompt_tokens: promptTokens, completion_tokens: completionTokens } = chunk.usage ?? {};
+            if (typeof promptTokens === "number" && typeof completionTokens === "number") pending.push({ usage: { promptTokens, completionTokens } });
         },
     });
     return {
@@ -174,7 +192,7 @@ function ndjsonEvents(): EventReader {
             const events: StreamEvent[] = [];
             for (const line of lines) {
                 if (line.trim() === "") continue;
-                let chunk: { error?: unknown; done?: unknown; message?: { content?: unknown } };
+                let chunk: { error?: unknown; done?: unknown; done_reason?: unknown; message?: { content?: unknown }; prompt_eval_count?: unknown; eval_count?: unknown };
                 try {
                     chunk = JSON.parse(line) as typeof chunk;
                 } catch {
@@ -184,7 +202,11 @@ function ndjsonEvents(): EventReader {
                 if (chunk.error != null) events.push({ error: typeof chunk.error === "string" ? chunk.error : JSON.stringify(chunk.error) });
                 else {
                     if (typeof chunk.message?.content === "string") events.push({ text: chunk.message.content });
-                    if (chunk.done === true) events.push({ done: true });
+                    if (chunk.done === true) {
+                        const { prompt_eval_count: promptTokens, eval_count: completionTokens } = chunk;
+                        if (typeof promptTokens === "number" && typeof completionTokens === "number") events.push({ usage: { promptTokens, completionTokens } });
+                        events.push({ finish: chunk.done_reason === "length" ? "length" : "stop" }, { done: true });
+                    }
                 }
             }
             return events;

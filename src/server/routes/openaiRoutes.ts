@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Router } from "express";
 import { z } from "zod";
+import type { AnswerResult } from "../../answer/answerQuestion.js";
 import type { ChatTurn } from "../../models/models.js";
 import { abortOnDisconnect, openEventStream } from "../eventStream.js";
 import { can } from "../../keys/principal.js";
@@ -25,12 +26,35 @@ const messageSchema = z.object({
     ]).nullable(),
 });
 
-// Sampling fields of OpenAI's API are accepted and ignored: Yizhi's own settings decide.
+// OpenAI's other sampling fields (top_p, penalties, seed) are accepted and ignored: Yizhi's own settings decide.
 const completionSchema = z.object({
     model: z.string().min(1),
     messages: z.array(messageSchema).min(1).max(MAX_MESSAGES),
     stream: z.boolean().optional(),
+    stream_options: z.object({ include_usage: z.boolean().optional() }).passthrough().nullable().optional(),
+    /** At most the configured `maxAnswerTokens`. */
+    max_tokens: z.number().int().min(1).nullable().optional(),
+    max_completion_tokens: z.number().int().min(1).nullable().optional(),
+    temperature: z.number().min(0).max(2).nullable().optional(),
 }).passthrough();
+
+type Completion = z.infer<typeof completionSchema>;
+
+/** The answer's own settings that a chat-completions request may give. */
+function generationSettings(body: Completion): { maxTokens?: number; temperature?: number } {
+    const maxTokens = body.max_completion_tokens ?? body.max_tokens;
+    return { ...(maxTokens != null ? { maxTokens } : {}), ...(body.temperature != null ? { temperature: body.temperature } : {}) };
+}
+
+function usageOf(result: AnswerResult): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
+    const { promptTokens, completionTokens } = result.usage;
+    return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+}
+
+/** OpenAI's finish reasons: an answer cut by the client's going away is not read by anyone. */
+function finishReasonOf(result: AnswerResult): "stop" | "length" {
+    return result.finishReason === "length" ? "length" : "stop";
+}
 
 type Message = z.infer<typeof messageSchema>;
 
@@ -77,11 +101,13 @@ export function openaiRoutes(service: KnowledgeBaseService): Router {
         const created = Math.floor(Date.now() / 1000);
         const signal = abortOnDisconnect(res);
 
+        const settings = generationSettings(body);
         if (body.stream !== true) {
-            const result = await service.ask(body.model, { question, history, signal });
+            const result = await service.ask(body.model, { question, history, signal, ...settings });
             res.json({
                 id, object: "chat.completion", created, model: body.model,
-                choices: [{ index: 0, message: { role: "assistant", content: result.answer }, finish_reason: "stop" }],
+                choices: [{ index: 0, message: { role: "assistant", content: result.answer }, finish_reason: finishReasonOf(result) }],
+                usage: usageOf(result),
                 sources: withNames(result.sources),
                 refused: result.refused,
             });
@@ -98,12 +124,17 @@ export function openaiRoutes(service: KnowledgeBaseService): Router {
                 question,
                 history,
                 signal,
+                ...settings,
                 onSources: (found) => {
                     sources = withNames(found);
                 },
                 onTextChunk: (text) => chunk({ content: text }),
             });
-            chunk({}, { sources, refused: result.refused }, "stop");
+            chunk({}, { sources, refused: result.refused }, finishReasonOf(result));
+            // As OpenAI sends it: one more chunk, without choices, with the usage of the whole answer.
+            if (body.stream_options?.include_usage === true) {
+                events.sendData(JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [], usage: usageOf(result) }));
+            }
         } catch (error) {
             const { code, message } = describeError(error);
             events.sendData(JSON.stringify({ error: { code, message } }));
