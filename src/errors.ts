@@ -21,6 +21,7 @@ export const errorStatus = {
     forbidden_host: 403,
     forbidden_origin: 403,
     not_found: 404,
+    method_not_allowed: 405,
     kb_not_found: 404,
     document_not_found: 404,
     ambiguous_document: 400,

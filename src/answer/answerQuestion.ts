@@ -34,9 +34,9 @@ export interface AnswerResult {
     timings: { retrievalMs: number; generationMs: number; totalMs: number };
 }
 
-export interface AnswerRequest {
+/** What to retrieve for a question; each field defaults to its setting. */
+export interface RetrievalRequest {
     question: string;
-    history?: readonly ChatTurn[];
     /** Defaults to the configured `topK`. */
     topK?: number;
     /** Defaults to the configured `retrievalMode`. */
@@ -45,6 +45,10 @@ export interface AnswerRequest {
     scoreThreshold?: number;
     /** Defaults to the configured `lexicalThreshold` (BM25 relevance, for `bm25` and `hybrid`). */
     lexicalThreshold?: number;
+}
+
+export interface AnswerRequest extends RetrievalRequest {
+    history?: readonly ChatTurn[];
     /** Most tokens of the answer; defaults to, and is at most, the configured `maxAnswerTokens`. */
     maxTokens?: number;
     /** Defaults to the configured `temperature`. */
@@ -55,14 +59,39 @@ export interface AnswerRequest {
     onTextChunk?: (text: string) => void;
 }
 
-export interface AnswerDependencies {
+export interface RetrievalDependencies {
     knowledgeBase: KnowledgeBaseReader;
     embeddings: EmbeddingsInterface;
-    /** Only called when there is something to answer from. */
-    getChatModel: () => Promise<ChatModel>;
     /** The configured reranker, if any. */
     getReranker?: () => Promise<Reranker> | undefined;
     settings: Pick<Config, "topK" | "retrievalMode" | "scoreThreshold" | "lexicalThreshold" | "rerankThreshold" | "rrfK" | "retrievalCandidates" | "answerLanguage">;
+}
+
+export interface AnswerDependencies extends RetrievalDependencies {
+    /** Only called when there is something to answer from. */
+    getChatModel: () => Promise<ChatModel>;
+}
+
+/**
+ * The chunks a question retrieves, best first: the question embedded (unless retrieval is by words
+ * only), both searches, the threshold rule and the reranker, as for an answer.
+ */
+export async function retrieveForQuestion(request: RetrievalRequest, dependencies: RetrievalDependencies): Promise<RetrievedChunk[]> {
+    const question = request.question.trim();
+    if (question === "") throw new YizhiError("invalid_question", "The question is empty.");
+    const { settings, knowledgeBase } = dependencies;
+    const mode = request.mode ?? settings.retrievalMode;
+    const query = await retrievalQuery(question, mode, dependencies.embeddings);
+    const reranker = await dependencies.getReranker?.();
+    return retrieveChunks(knowledgeBase, query, {
+        mode,
+        topK: request.topK ?? settings.topK,
+        scoreThreshold: request.scoreThreshold ?? settings.scoreThreshold,
+        lexicalThreshold: request.lexicalThreshold ?? settings.lexicalThreshold,
+        rerankThreshold: settings.rerankThreshold,
+        rrfK: settings.rrfK,
+        candidates: settings.retrievalCandidates,
+    }, reranker);
 }
 
 /** Room left in the context for the chat wrapper's own tokens (role markers, BOS). */
@@ -76,22 +105,9 @@ const CHAT_FORMAT_MARGIN_TOKENS = 64;
 export async function answerQuestion(request: AnswerRequest, dependencies: AnswerDependencies): Promise<AnswerResult> {
     const started = performance.now();
     const question = request.question.trim();
-    if (question === "") throw new YizhiError("invalid_question", "The question is empty.");
     const { settings, knowledgeBase } = dependencies;
+    const retrieved = await retrieveForQuestion(request, dependencies);
     const language = answerLanguageFor(question, settings.answerLanguage);
-
-    const mode = request.mode ?? settings.retrievalMode;
-    const query = await retrievalQuery(question, mode, dependencies.embeddings);
-    const reranker = await dependencies.getReranker?.();
-    const retrieved = await retrieveChunks(knowledgeBase, query, {
-        mode,
-        topK: request.topK ?? settings.topK,
-        scoreThreshold: request.scoreThreshold ?? settings.scoreThreshold,
-        lexicalThreshold: request.lexicalThreshold ?? settings.lexicalThreshold,
-        rerankThreshold: settings.rerankThreshold,
-        rrfK: settings.rrfK,
-        candidates: settings.retrievalCandidates,
-    }, reranker);
     const retrievalMs = performance.now() - started;
 
     if (retrieved.length === 0) {
@@ -138,7 +154,8 @@ export async function answerQuestion(request: AnswerRequest, dependencies: Answe
     };
 }
 
-function toSource(item: RetrievedChunk, i: number): AnswerSource {
+/** A retrieved chunk as an answer's source number `i + 1`. */
+export function toSource(item: RetrievedChunk, i: number): AnswerSource {
     const { chunk, score, scores } = item;
     return {
         n: i + 1,

@@ -6,6 +6,7 @@ import { registerEvalCommand } from "./commands/eval.js";
 import { registerIngestCommand } from "./commands/ingest.js";
 import { registerKeysCommands } from "./commands/keys.js";
 import { registerKnowledgeBaseCommands } from "./commands/knowledgeBases.js";
+import { registerMcpCommand } from "./commands/mcp.js";
 import { registerModelsCommand } from "./commands/models.js";
 import { registerServeCommand } from "./commands/serve.js";
 import { addGlobalOptions } from "./globalOptions.js";
@@ -26,6 +27,7 @@ registerModelsCommand(program);
 registerConfigCommand(program);
 registerServeCommand(program);
 registerKeysCommands(program);
+registerMcpCommand(program);
 
 try {
     await program.parseAsync(process.argv);

@@ -13,6 +13,7 @@ import { authenticate, principalOf } from "./authenticate.js";
 import { requireKnownHost } from "./sameOrigin.js";
 import { askRoutes } from "./routes/askRoutes.js";
 import { knowledgeBaseRoutes } from "./routes/knowledgeBaseRoutes.js";
+import { mcpRoutes } from "./routes/mcpRoutes.js";
 import { openaiRoutes } from "./routes/openaiRoutes.js";
 
 export interface Readiness {
@@ -82,7 +83,7 @@ export function createApp(options: AppOptions): Express {
 
     const api = express.Router();
     api.use(authenticate({ keys: options.keys, ...(options.apiKey != null ? { apiKey: options.apiKey } : {}) }));
-    api.post(["/ask", "/v1/chat/completions"], clientRateLimit({ perMinute: options.questionsPerMinute, what: "questions", setting: "questionsPerMinute" }));
+    api.post(["/ask", "/v1/chat/completions", "/mcp"], clientRateLimit({ perMinute: options.questionsPerMinute, what: "questions", setting: "questionsPerMinute" }));
     api.post("/kbs/:kb/documents", clientRateLimit({ perMinute: options.uploadsPerMinute, what: "uploads", setting: "uploadsPerMinute" }));
     // What the page may offer: who the key is, and what it may do.
     api.get("/whoami", (_req, res) => void res.json(principalOf(res)));
@@ -90,6 +91,7 @@ export function createApp(options: AppOptions): Express {
     api.use(askRoutes(options.service));
     api.use(knowledgeBaseRoutes(options.service, { maxUploadBytes: options.maxUploadBytes, maxUploadRequestBytes: options.maxUploadRequestBytes }));
     api.use(openaiRoutes(options.service));
+    api.use(mcpRoutes(options.service));
     api.use((req, res) => sendError(res, "not_found", `No route for ${req.method} ${req.path}.`));
     app.use(api);
     app.use(errorHandler(options.log));

@@ -102,6 +102,13 @@ export const openApiDocument = {
             delete: { summary: "delete a document", parameters: [kbParam, { name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 204: { description: "deleted" }, 404: error } },
         },
         "/v1/models": { get: { summary: "OpenAI-compatible: the knowledge bases, as models", responses: { 200: { description: "{ object: list, data: [{ id, object: model }] }" } } } },
+        "/mcp": {
+            post: {
+                summary: "the MCP tools (list_knowledge_bases, search, ask) over MCP's streamable HTTP, stateless: one JSON-RPC message a POST",
+                description: "For MCP clients (Claude Desktop, Cursor, the MCP SDK's own). The key decides which knowledge bases the tools may read; GET and DELETE answer 405.",
+                responses: { 200: { description: "a JSON-RPC response" }, 401: error, 405: error, 429: error },
+            },
+        },
         "/v1/chat/completions": {
             post: {
                 summary: "OpenAI-compatible chat: `model` names the knowledge base, the last user message is the question, earlier messages are history",

@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { ingestPaths, ingestSources, type FileOutcome, type IngestOptions, type IngestReport } from "../../ingest/ingestFiles.js";
 import type { DocumentParser } from "../../ingest/sandbox/parserPool.js";
-import { answerQuestion, type AnswerRequest, type AnswerResult, type AnswerSource } from "../answer/answerQuestion.js";
+import { answerQuestion, retrieveForQuestion, toSource, type AnswerRequest, type AnswerResult, type AnswerSource, type RetrievalRequest } from "../answer/answerQuestion.js";
 import type { Config } from "../config/schema.js";
 import { AmbiguousDocumentError, DocumentNotFoundError, PathsNotFoundError } from "../errors.js";
 import type { Models } from "../models/models.js";
@@ -124,18 +124,21 @@ export class KnowledgeBaseService {
     /** Answers a question; each source's `source` is its document's name to show, never a server folder. */
     public async ask(name: string, request: AnswerRequest): Promise<AnswerResult> {
         const reader = await this.reader(name);
-        const documents = new Map<string, DocumentRecord | undefined>();
-        const shown = async (sources: AnswerSource[]) => Promise.all(sources.map(async (source) => {
-            if (!documents.has(source.documentId)) documents.set(source.documentId, await reader.getDocument(source.documentId));
-            const document = documents.get(source.documentId);
-            return { ...source, source: document != null ? displayNameOf(document) : path.basename(source.source) };
-        }));
+        const shown = sourcesShownFrom(reader);
         const { onSources } = request;
         const result = await this.answerFrom(reader, {
             ...request,
             ...(onSources != null ? { onSources: async (sources: AnswerSource[]) => onSources(await shown(sources)) } : {}),
         });
         return { ...result, sources: await shown(result.sources) };
+    }
+
+    /** The chunks a question retrieves, as an answer's sources would be (without asking the model). */
+    public async search(name: string, request: RetrievalRequest): Promise<AnswerSource[]> {
+        const reader = await this.reader(name);
+        const { models, config } = this.options;
+        const retrieved = await retrieveForQuestion(request, { knowledgeBase: reader, embeddings: models.embeddings, getReranker: () => models.getReranker(), settings: config });
+        return sourcesShownFrom(reader)(retrieved.map(toSource));
     }
 
     /** Answers from a knowledge base already open, its sources as stored. */
@@ -236,4 +239,14 @@ export class KnowledgeBaseService {
         }).catch(() => undefined);
         return result;
     }
+}
+
+/** Sources with the name of their document to show (never a server folder), each document read once. */
+function sourcesShownFrom(reader: KnowledgeBaseReader): (sources: AnswerSource[]) => Promise<AnswerSource[]> {
+    const documents = new Map<string, DocumentRecord | undefined>();
+    return (sources) => Promise.all(sources.map(async (source) => {
+        if (!documents.has(source.documentId)) documents.set(source.documentId, await reader.getDocument(source.documentId));
+        const document = documents.get(source.documentId);
+        return { ...source, source: document != null ? displayNameOf(document) : path.basename(source.source) };
+    }));
 }
