@@ -130,7 +130,13 @@ describe("the yizhi command", () => {
             [["ask", "问题", "--kb", "团队文挡"], /does not exist in .*storage\. Did you mean "团队文档"\?/],
             [["ask", "问题", "--kb", "团队文档", "--threshold", "high"], /option '--threshold <score>' argument 'high' is invalid\. Not a number\./],
             [["ask", "问题", "--kb", "团队文档", "--top-k", "2.5"], /option '--top-k <n>' argument '2\.5' is invalid\. Not a whole number\./],
-            [["ask", "问题", "--kb", "团队文档", "--mode", "sideways"], /retrievalMode/],
+            [["ask", "问题", "--kb", "团队文档", "--mode", "sideways"], /retrievalMode \(from --mode\): Invalid option: expected one of "dense"\|"bm25"\|"hybrid"/],
+            [["ask", "问题", "--kb", "团队文档", "--threshold", "7"], /scoreThreshold \(from --threshold\)/],
+            [["ingest", docs, "--kb", "团队文档", "--chunk-size", "3"], /chunkSize \(from --chunk-size\): Too small/],
+            // A mistyped option is named as unknown, not reported as the required one it resembles.
+            [["ask", "问题", "--kbb", "团队文档"], /unknown option '--kbb'\n\(Did you mean --kb\?\)/],
+            [["ask", "问题"], /required option '--kb <name>' not specified/],
+            [["docs", "show", "x"], /required option '--kb <name>' not specified/],
             [["ask", "", "--kb", "团队文档"], /The question is empty/],
             [["docs", "delete", "0123456789abcdef", "--kb", "团队文档"], /has no document "0123456789abcdef"/],
             [["ingest", path.join(temp.dir, "nowhere"), "--kb", "团队文档", "--json"], /nowhere" does not exist/],
@@ -195,6 +201,14 @@ describe("the yizhi command", () => {
         const again = await runCli(["kb", "delete", "团队文档", "--yes"], env);
         assert.equal(again.code, 1);
         assert.match(again.stderr, /does not exist/);
+    });
+
+    it("help marks the options a command needs as required", async () => {
+        for (const args of [["ask", "--help"], ["ingest", "--help"], ["keys", "add", "--help"]]) {
+            const help = await runCli(args, env);
+            assert.equal(help.code, 0);
+            assert.match(help.stdout, /--(kb <name>|role <role>)\s[\s\S]*?\(required\)/, args.join(" "));
+        }
     });
 
     it("--version prints the version", async () => {

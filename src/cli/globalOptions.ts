@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { loadConfig, type LoadedConfig } from "../config/loadConfig.js";
 import type { ConfigKey } from "../config/schema.js";
 
@@ -38,6 +38,31 @@ export function parseNumber(value: string): number {
     return parsed;
 }
 
+/** The settings of the global options, each under its own name. */
+const globalSettings: readonly ConfigKey[] = ["dataDir", "modelsDir", "llmModel", "embeddingModel", "rerankerModel", "gpu", "threads", "contextSize"];
+
+/** Options declared by `requiredOption`, per command. */
+const requiredOptions = new WeakMap<Command, Option[]>();
+
+/**
+ * Adds an option the command cannot run without, checked by `checkRequiredOptions` once commander
+ * has checked for unknown options (its own required options are checked first, so a mistyped
+ * `--kbb docs` was reported as a missing `--kb` instead of an unknown `--kbb`).
+ */
+export function requiredOption(command: Command, flags: string, description: string, parse?: (value: string) => unknown): Command {
+    const option = new Option(flags, `${description} (required)`);
+    if (parse != null) option.argParser(parse);
+    requiredOptions.set(command, [...requiredOptions.get(command) ?? [], option]);
+    return command.addOption(option);
+}
+
+/** A `preAction` hook: the usage error commander gives for a required option that was not given. */
+export function checkRequiredOptions(_program: Command, actionCommand: Command): void {
+    for (const option of requiredOptions.get(actionCommand) ?? []) {
+        if (actionCommand.getOptionValue(option.attributeName()) === undefined) actionCommand.error(`error: required option '${option.flags}' not specified`);
+    }
+}
+
 interface GlobalFlags {
     config?: string;
     dataDir?: string;
@@ -50,12 +75,19 @@ interface GlobalFlags {
     contextSize?: number;
 }
 
-/** The configuration for a command: defaults < config file < environment < flags. */
-export function configFromCommand(command: Command, extraFlags: Partial<Record<ConfigKey, unknown>> = {}): LoadedConfig {
+/**
+ * The configuration for a command: defaults < config file < environment < flags. A setting's flag is
+ * its name in kebab case (`chunkSize`: `--chunk-size`) unless `flagNames` says otherwise, so that a
+ * bad value is reported by the flag it was given with.
+ */
+export function configFromCommand(command: Command, extraFlags: Partial<Record<ConfigKey, unknown>> = {}, flagNames: Partial<Record<ConfigKey, string>> = {}): LoadedConfig {
     const flags = command.optsWithGlobals<GlobalFlags>();
+    const names = Object.fromEntries([...globalSettings, ...Object.keys(extraFlags) as ConfigKey[]]
+        .map((key) => [key, flagNames[key] ?? `--${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`]));
     return loadConfig({
         env: process.env,
         ...(flags.config != null ? { configFile: flags.config } : {}),
+        flagNames: names,
         flags: {
             dataDir: flags.dataDir,
             modelsDir: flags.modelsDir,

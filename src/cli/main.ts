@@ -9,7 +9,7 @@ import { registerKnowledgeBaseCommands } from "./commands/knowledgeBases.js";
 import { registerMcpCommand } from "./commands/mcp.js";
 import { registerModelsCommand } from "./commands/models.js";
 import { registerServeCommand } from "./commands/serve.js";
-import { addGlobalOptions } from "./globalOptions.js";
+import { addGlobalOptions, checkRequiredOptions } from "./globalOptions.js";
 import { reportError } from "./output.js";
 import { packageVersion } from "../packageRoot.js";
 
@@ -17,7 +17,8 @@ const program = addGlobalOptions(new Command("yizhi"))
     .description("Yizhi (已知): answers questions from your own documents with a local LLM, citing its sources.")
     .version(packageVersion, "-V, --version", "print Yizhi's version")
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .hook("preAction", checkRequiredOptions);
 
 registerIngestCommand(program);
 registerAskCommand(program);

@@ -92,6 +92,8 @@ export interface LoadConfigOptions {
     configFile?: string;
     /** Folder that relative paths in settings are resolved against; default the working directory. */
     cwd?: string;
+    /** The command-line flag each of `flags` came from, for messages ("from --mode"); default: "the command line". */
+    flagNames?: Partial<Record<ConfigKey, string>>;
 }
 
 export interface LoadedConfig {
@@ -131,7 +133,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
             const key = issue.path[0] as ConfigKey | undefined;
             // Unknown keys can only come from the config file (flags and env are read by known name).
             const where = key != null
-                ? describeOrigin(key, origins[key], configFile)
+                ? describeOrigin(key, origins[key], configFile, options.flagNames?.[key])
                 : issue.code === "unrecognized_keys" && configFile != null && issue.keys.every((unknown) => unknown in fromFile)
                     ? ` (from ${configFile})`
                     : "";
@@ -204,11 +206,11 @@ function originsOf(file: RawSettings, env: RawSettings, flags: RawSettings): Loa
     return origins;
 }
 
-function describeOrigin(key: ConfigKey, origin: LoadedConfig["origins"][ConfigKey], configFile?: string): string {
+function describeOrigin(key: ConfigKey, origin: LoadedConfig["origins"][ConfigKey], configFile?: string, flag?: string): string {
     switch (origin) {
         case "env": return ` (from ${envNames[key]})`;
         case "file": return ` (from ${configFile})`;
-        case "flag": return " (from the command line)";
+        case "flag": return ` (from ${flag ?? "the command line"})`;
         default: return "";
     }
 }

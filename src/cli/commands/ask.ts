@@ -2,7 +2,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import type { AnswerSource } from "../../answer/answerQuestion.js";
 import { Yizhi } from "../../yizhi.js";
-import { configFromCommand, parseInteger, parseNumber } from "../globalOptions.js";
+import { configFromCommand, parseInteger, parseNumber, requiredOption } from "../globalOptions.js";
 import { printJson } from "../output.js";
 
 interface AskFlags {
@@ -15,10 +15,10 @@ interface AskFlags {
 }
 
 export function registerAskCommand(program: Command): void {
-    program.command("ask")
+    requiredOption(program.command("ask")
         .description("answer a question from a knowledge base, citing its sources")
-        .argument("<question>", "the question")
-        .requiredOption("--kb <name>", "knowledge base")
+        .argument("<question>", "the question"),
+    "--kb <name>", "knowledge base")
         .option("--top-k <n>", "chunks to retrieve ($YIZHI_TOP_K, default 5)", parseInteger)
         .option("--mode <mode>", "retrieval: dense | bm25 | hybrid ($YIZHI_RETRIEVAL_MODE, default hybrid)")
         .option("--threshold <score>", "lowest cosine similarity, -1..1, in dense and hybrid modes ($YIZHI_SCORE_THRESHOLD, default 0.5)", parseNumber)
@@ -30,7 +30,7 @@ export function registerAskCommand(program: Command): void {
                 retrievalMode: flags.mode,
                 scoreThreshold: flags.threshold,
                 lexicalThreshold: flags.lexicalThreshold,
-            });
+            }, { retrievalMode: "--mode", scoreThreshold: "--threshold" });
             const yizhi = new Yizhi(config);
             try {
                 const streaming = flags.json !== true;

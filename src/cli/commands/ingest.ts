@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { Yizhi } from "../../yizhi.js";
-import { configFromCommand, parseInteger } from "../globalOptions.js";
+import { configFromCommand, parseInteger, requiredOption } from "../globalOptions.js";
 import { createIngestProgressBar } from "../ingestProgressBar.js";
 import { CliExit, printJson } from "../output.js";
 
@@ -14,10 +14,10 @@ interface IngestFlags {
 }
 
 export function registerIngestCommand(program: Command): void {
-    program.command("ingest")
+    requiredOption(program.command("ingest")
         .description("add files and folders (recursively) to a knowledge base, creating it if needed")
-        .argument("<paths...>", "files and folders")
-        .requiredOption("--kb <name>", "knowledge base")
+        .argument("<paths...>", "files and folders"),
+    "--kb <name>", "knowledge base")
         .option("--prune", "remove documents under the given folders whose files are gone")
         .option("--json", "print the per-file outcome as JSON")
         .option("--chunk-size <chars>", "chunk size in characters ($YIZHI_CHUNK_SIZE)", parseInteger)

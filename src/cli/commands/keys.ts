@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { KeyStore } from "../../keys/keyStore.js";
 import { roles, type Role } from "../../keys/principal.js";
-import { configFromCommand } from "../globalOptions.js";
+import { configFromCommand, requiredOption } from "../globalOptions.js";
 import { printJson } from "../output.js";
 
 function parseRole(value: string): Role {
@@ -21,10 +21,10 @@ function parseKbs(value: string): "*" | string[] {
 export function registerKeysCommands(program: Command): void {
     const keys = program.command("keys").description("manage the server's API keys and their roles (admin, writer, reader)");
 
-    keys.command("add")
+    requiredOption(keys.command("add")
         .description("create a key and print it (shown once); the server requires keys from then on")
-        .argument("<name>", "who or what the key is for")
-        .requiredOption("--role <role>", `${roles.join(" | ")}: reader asks and lists, writer also uploads and deletes documents, admin also creates and deletes knowledge bases`, parseRole)
+        .argument("<name>", "who or what the key is for"),
+    "--role <role>", `${roles.join(" | ")}: reader asks and lists, writer also uploads and deletes documents, admin also creates and deletes knowledge bases`, parseRole)
         .option("--kb <names>", "the knowledge bases it may use, comma-separated, or '*' for all (not needed for admin)", parseKbs)
         .option("--json", "print as JSON")
         .action(async (name: string, flags: { role: Role; kb?: "*" | string[]; json?: boolean }, command: Command) => {

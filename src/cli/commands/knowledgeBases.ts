@@ -5,7 +5,7 @@ import { copyKnowledgeBase } from "../../store/copyKnowledgeBase.js";
 import { createStorage } from "../../store/createStorage.js";
 import { summarizeDocument } from "../../store/records.js";
 import { Yizhi } from "../../yizhi.js";
-import { configFromCommand } from "../globalOptions.js";
+import { configFromCommand, requiredOption } from "../globalOptions.js";
 import { CliExit, printJson } from "../output.js";
 
 export function registerKnowledgeBaseCommands(program: Command): void {
@@ -46,10 +46,10 @@ export function registerKnowledgeBaseCommands(program: Command): void {
             process.stdout.write(`Compacted knowledge base "${name}": ${chunks} chunks, ${mb(bytesBefore)} MB → ${mb(bytesAfter)} MB.\n`);
         });
 
-    kb.command("copy")
+    requiredOption(kb.command("copy")
         .description("copy a knowledge base to the other storage (file or postgres), vectors and all, without embedding again")
-        .argument("<name>", "knowledge base, in the configured storage")
-        .requiredOption("--to <storage>", "file (folders under dataDir) or postgres (the database at databaseUrl)")
+        .argument("<name>", "knowledge base, in the configured storage"),
+    "--to <storage>", "file (folders under dataDir) or postgres (the database at databaseUrl)")
         .option("--as <name>", "its name there (default: the same)")
         .action(async (name: string, flags: { to: string; as?: string }, command: Command) => {
             const { config } = configFromCommand(command);
@@ -89,9 +89,9 @@ export function registerKnowledgeBaseCommands(program: Command): void {
 
     const docs = program.command("docs").description("list, show and delete the documents of a knowledge base");
 
-    docs.command("list")
-        .description("list documents: id, source, chunks, content hash")
-        .requiredOption("--kb <name>", "knowledge base")
+    requiredOption(docs.command("list")
+        .description("list documents: id, source, chunks, content hash"),
+    "--kb <name>", "knowledge base")
         .option("--json", "print as JSON")
         .action(async (flags: { kb: string; json?: boolean }, command: Command) => {
             const rows = (await withService(command, (service) => service.documents(flags.kb))).map(summarizeDocument);
@@ -99,10 +99,10 @@ export function registerKnowledgeBaseCommands(program: Command): void {
             for (const row of rows) process.stdout.write(`${row.id}\t${row.chunks} chunks\t${row.source}\n`);
         });
 
-    docs.command("show")
+    requiredOption(docs.command("show")
         .description("show a document's chunks")
-        .argument("<document>", "its id (from docs list), a unique start of it, or its file name")
-        .requiredOption("--kb <name>", "knowledge base")
+        .argument("<document>", "its id (from docs list), a unique start of it, or its file name"),
+    "--kb <name>", "knowledge base")
         .option("--json", "print as JSON")
         .action(async (given: string, flags: { kb: string; json?: boolean }, command: Command) => {
             const { document, chunks } = await withService(command, async (service) => {
@@ -117,10 +117,10 @@ export function registerKnowledgeBaseCommands(program: Command): void {
             for (const chunk of ordered) process.stdout.write(`\n--- chunk ${chunk.index}${chunk.page != null ? `, p. ${chunk.page}` : ""}\n${chunk.text}\n`);
         });
 
-    docs.command("delete")
+    requiredOption(docs.command("delete")
         .description("delete a document and its chunks")
-        .argument("<document>", "its id (from docs list), a unique start of it, or its file name")
-        .requiredOption("--kb <name>", "knowledge base")
+        .argument("<document>", "its id (from docs list), a unique start of it, or its file name"),
+    "--kb <name>", "knowledge base")
         .action(async (given: string, flags: { kb: string }, command: Command) => {
             const document = await withService(command, async (service) => service.deleteDocument(flags.kb, (await service.findDocument(flags.kb, given)).id));
             process.stdout.write(`Deleted ${document.source} (${document.labels.length} chunks).\n`);
