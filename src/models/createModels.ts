@@ -1,7 +1,7 @@
 import type { Config } from "../config/schema.js";
 import { LocalModels } from "./local/localModels.js";
 import type { ChatModel, Embedder, ModelCheck, ModelProviderName, ModelRoleName, Models, Reranker } from "./models.js";
-import { ModelServer } from "./remote/modelServer.js";
+import { ModelServer, type ModelServerOptions } from "./remote/modelServer.js";
 import { RemoteChatModel } from "./remote/remoteChatModel.js";
 import { RemoteEmbeddings } from "./remote/remoteEmbeddings.js";
 import { RemoteReranker } from "./remote/remoteReranker.js";
@@ -125,7 +125,8 @@ class ConfiguredModels implements Models {
     }
 }
 
-function serverOptions(config: Config, role: ModelRoleName) {
+/** What every role's server takes from the settings of `role`. */
+function serverOptions(config: Config, role: ModelRoleName): Omit<ModelServerOptions, "concurrency" | "maxQueued" | "tooLongHint"> {
     const provider = config[`${role}Provider`];
     return {
         role,

@@ -46,8 +46,9 @@ export class RemoteEmbeddings extends Embeddings implements Embedder {
         const vectors = (await Promise.all(batches.map((batch) => this.request(batch)))).flat();
         const wrong = vectors.find((vector) => vector.length !== dimension);
         if (wrong != null) {
-            throw this.options.server.failed(`returned a ${wrong.length}-dim vector from "${this.options.model}", which gave ${dimension}-dim vectors before: ` +
-                "it serves another model under that name now, or mixes models.");
+            const { server, model } = this.options;
+            throw server.error("model_server_failed", `returned a ${wrong.length}-dim vector from "${model}", which gave ${dimension}-dim vectors before: ` +
+                "it serves another model under that name now, or mixes models.", `Check that ${server.setting("Model")} names one model on it.`);
         }
         return vectors;
     }
