@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { ConfigInput } from "../src/config/schema.js";
+import { envNames } from "../src/config/loadConfig.js";
+import type { ConfigInput, ConfigKey } from "../src/config/schema.js";
 import { ModelServerError } from "../src/errors.js";
 import { createModels } from "../src/models/createModels.js";
 import { LocalModels } from "../src/models/local/localModels.js";
@@ -24,11 +25,9 @@ function remoteSettings(baseUrl: string, extra: ConfigInput = {}): ConfigInput {
     };
 }
 
+/** The same settings as `YIZHI_*` variables, for the CLI. */
 function remoteEnv(baseUrl: string): Record<string, string> {
-    return {
-        YIZHI_EMBEDDING_PROVIDER: "openai", YIZHI_EMBEDDING_BASE_URL: baseUrl, YIZHI_EMBEDDING_MODEL: "stories260K",
-        YIZHI_LLM_PROVIDER: "openai", YIZHI_LLM_BASE_URL: baseUrl, YIZHI_LLM_MODEL: "stories260K", YIZHI_LLM_RETRIES: "1", YIZHI_EMBEDDING_RETRIES: "1",
-    };
+    return Object.fromEntries(Object.entries(remoteSettings(baseUrl)).map(([key, value]) => [envNames[key as ConfigKey], String(value)]));
 }
 
 const documents: Record<string, string> = {

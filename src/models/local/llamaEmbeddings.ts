@@ -50,11 +50,12 @@ export class LlamaEmbeddings extends Embeddings implements Embedder {
     }
 
     private async embed(text: string): Promise<number[]> {
+        // An empty input gives an empty vector (or one of nothing but spacing), which no index can search with.
+        if (text.trim() === "") throw new RangeError("Cannot embed an empty text.");
         this.loaded ??= this.load().then((loaded) => ({ ...loaded, freeContexts: new WaitQueue(loaded.contexts, Number.POSITIVE_INFINITY) }));
         const { model, contexts, contextSize, freeContexts } = await this.loaded;
         let tokens: Token[] = model.tokenize(text);
-        // An empty input gives an empty vector (or one of nothing but spacing), which no index can search with.
-        if (tokens.length === 0 || text.trim() === "") throw new RangeError("Cannot embed an empty text.");
+        if (tokens.length === 0) throw new RangeError("Cannot embed an empty text.");
         // node-llama-cpp refuses an input (with its BOS/EOS) that fills the whole context.
         const room = contextSize - 1 - (contexts[0]!.calculateInputLength(tokens) - tokens.length);
         if (tokens.length > room) {
