@@ -9,6 +9,8 @@ export interface CollectedFiles {
      * that was given (starting with that folder's own name), or its file name when it was given itself.
      */
     displayNames: Map<string, string>;
+    /** Each file's size in bytes when it was found: what progress is measured in. */
+    sizes: Map<string, number>;
     /** Given paths that do not exist or cannot be read, with the reason. */
     missing: { path: string; reason: string }[];
 }
@@ -20,6 +22,7 @@ export interface CollectedFiles {
 export async function collectFiles(paths: readonly string[]): Promise<CollectedFiles> {
     const files = new Set<string>();
     const displayNames = new Map<string, string>();
+    const sizes = new Map<string, number>();
     const missing: CollectedFiles["missing"] = [];
     const visitedDirs = new Set<string>();
 
@@ -34,13 +37,14 @@ export async function collectFiles(paths: readonly string[]): Promise<CollectedF
             const full = path.join(dir, entry.name);
             const stat = await fs.stat(full).catch(() => undefined);
             if (stat?.isDirectory() === true) await walk(full, shownFrom);
-            else if (stat?.isFile() === true) add(full, path.relative(shownFrom, full));
+            else if (stat?.isFile() === true) add(full, path.relative(shownFrom, full), stat.size);
         }
     }
 
-    function add(file: string, displayName: string): void {
+    function add(file: string, displayName: string, size: number): void {
         if (files.has(file)) return;
         files.add(file);
+        sizes.set(file, size);
         displayNames.set(file, displayName.split(path.sep).join("/"));
     }
 
@@ -52,8 +56,8 @@ export async function collectFiles(paths: readonly string[]): Promise<CollectedF
         } else if (stat.isDirectory()) {
             await walk(full, path.dirname(full));
         } else {
-            add(full, path.basename(full));
+            add(full, path.basename(full), stat.size);
         }
     }
-    return { files: [...files], displayNames, missing };
+    return { files: [...files], displayNames, sizes, missing };
 }

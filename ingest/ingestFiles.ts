@@ -24,11 +24,29 @@ export interface FileOutcome {
     reason?: string;
 }
 
-export interface IngestProgress {
+/** How far one file under way has got. */
+export interface FileProgress {
+    /** The file's name as shown (its path below the folder given, or an upload's name). */
     file: string;
+    /** `parsing` until its text is split into chunks (and read from scanned pages), then `embedding`. */
+    stage: "parsing" | "embedding";
+    chunksEmbedded: number;
+    /** The file's chunks; 0 while it is parsed. */
+    chunks: number;
+}
+
+export interface IngestProgress {
     filesDone: number;
     filesTotal: number;
     chunksEmbedded: number;
+    /**
+     * The work done, in bytes of the files: those done whole, those being embedded in proportion to
+     * their chunks embedded. Unlike the file count, it moves inside a large file.
+     */
+    bytesDone: number;
+    bytesTotal: number;
+    /** The files under way, in the order they were started. */
+    active: FileProgress[];
 }
 
 export interface IngestReport {
@@ -48,6 +66,7 @@ export interface IngestOptions {
     chunkOverlap: number;
     /** Remove documents under the given folders (or equal to the given files) whose files are gone. */
     prune?: boolean;
+    /** Called when a file starts, after it is parsed, after each call to the embedder, and at the end. */
     onProgress?: (progress: IngestProgress) => void;
     /** Changes are committed at least this often (default 2 s), and at the end. */
     commitIntervalMs?: number;
@@ -84,10 +103,14 @@ function documentIdOf(source: string): string {
  */
 export async function ingestPaths(paths: readonly string[], options: IngestOptions): Promise<IngestReport> {
     const started = performance.now();
-    const { files, displayNames, missing } = await collectFiles(paths);
+    const { files, displayNames, sizes, missing } = await collectFiles(paths);
     const ingester = new Ingester(options);
     const outcomes: FileOutcome[] = missing.map((item) => ({ path: item.path, status: "failed", chunks: 0, reason: item.reason }));
-    outcomes.push(...await ingester.run(files, (file, turn) => ingester.ingestFile(file, displayNames.get(file) ?? path.basename(file), turn), (file) => file));
+    const nameOf = (file: string) => displayNames.get(file) ?? path.basename(file);
+    outcomes.push(...await ingester.run(files, (file, turn, progress) => ingester.ingestFile(file, nameOf(file), turn, progress), {
+        nameOf,
+        sizeOf: (file) => sizes.get(file) ?? 0,
+    }));
 
     const pruned = options.prune === true ? await pruneMissing(options.knowledgeBase, paths, new Set(files)) : [];
     await options.knowledgeBase.commit();
@@ -102,7 +125,10 @@ export async function ingestPaths(paths: readonly string[], options: IngestOptio
 /** Ingests files held in memory (uploads), then commits. */
 export async function ingestSources(sources: readonly IngestSource[], options: IngestOptions): Promise<FileOutcome[]> {
     const ingester = new Ingester(options);
-    const outcomes = await ingester.run(sources, (source, turn) => ingester.ingest(source, turn), (source) => source.source);
+    const outcomes = await ingester.run(sources, (source, turn, progress) => ingester.ingest(source, turn, progress), {
+        nameOf: (source) => source.displayName ?? source.fileName,
+        sizeOf: (source) => source.bytes.length,
+    });
     await options.knowledgeBase.commit();
     return outcomes;
 }
@@ -123,20 +149,23 @@ class Ingester {
      * is the one kept, as when they are ingested one by one), committing when due. A failure that
      * is not the file's own (a full disk, a lost lock) stops the run once the items under way settle.
      */
-    public async run<T>(items: readonly T[], ingestOne: (item: T, turn: StoreTurn) => Promise<FileOutcome>, nameOf: (item: T) => string): Promise<FileOutcome[]> {
+    public async run<T>(
+        items: readonly T[],
+        ingestOne: (item: T, turn: StoreTurn, progress: ProgressReport) => Promise<FileOutcome>,
+        describe: { nameOf: (item: T) => string; sizeOf: (item: T) => number },
+    ): Promise<FileOutcome[]> {
         const outcomes: FileOutcome[] = new Array(items.length);
-        const { onProgress } = this.options;
         const turns = storeTurns(items.length);
+        const tracker = new ProgressTracker(items.map(describe.sizeOf), this.options.onProgress);
         let next = 0;
-        let done = 0;
         let failure: { error: unknown } | undefined;
         const worker = async () => {
             while (failure == null && next < items.length) {
                 const i = next++;
                 const turn = turns[i]!;
-                onProgress?.({ file: nameOf(items[i]!), filesDone: done, filesTotal: items.length, chunksEmbedded: this.chunksEmbedded });
+                const progress = tracker.start(i, describe.nameOf(items[i]!));
                 try {
-                    outcomes[i] = await ingestOne(items[i]!, turn);
+                    outcomes[i] = await ingestOne(items[i]!, turn, progress);
                     await turn.take();
                     await this.commitIfDue();
                 } catch (error) {
@@ -144,27 +173,26 @@ class Ingester {
                 } finally {
                     turn.release();
                 }
-                done++;
+                tracker.finish(i, this.chunksEmbedded);
             }
         };
         await Promise.all(Array.from({ length: Math.min(items.length, this.options.concurrency ?? 4) }, worker));
         if (failure != null) throw failure.error;
-        onProgress?.({ file: "", filesDone: items.length, filesTotal: items.length, chunksEmbedded: this.chunksEmbedded });
         return outcomes;
     }
 
-    public async ingestFile(file: string, displayName: string, turn: StoreTurn): Promise<FileOutcome> {
+    public async ingestFile(file: string, displayName: string, turn: StoreTurn, progress: ProgressReport): Promise<FileOutcome> {
         let bytes: Uint8Array;
         try {
             bytes = await fs.readFile(file);
         } catch (error) {
             return failed(file, `Cannot read the file: ${(error as Error).message}`);
         }
-        return this.ingest({ source: file, displayName, fileName: path.basename(file), bytes }, turn);
+        return this.ingest({ source: file, displayName, fileName: path.basename(file), bytes }, turn, progress);
     }
 
     /** Reads, parses and embeds a file; changes the knowledge base only once `turn` is taken. */
-    public async ingest({ source, displayName, fileName, bytes }: IngestSource, turn: StoreTurn): Promise<FileOutcome> {
+    public async ingest({ source, displayName, fileName, bytes }: IngestSource, turn: StoreTurn, progress: ProgressReport): Promise<FileOutcome> {
         const kb = this.options.knowledgeBase;
         const id = documentIdOf(source);
         const stored = await kb.getDocument(id);
@@ -203,7 +231,8 @@ class Ingester {
         const early = await twinOutcome();
         if (early != null) return early;
 
-        const vectors = await this.embed(chunks.map((chunk) => chunk.text));
+        progress.embedding(chunks.length, this.chunksEmbedded);
+        const vectors = await this.embed(chunks.map((chunk) => chunk.text), (embedded) => progress.embedded(embedded, this.chunksEmbedded));
         await turn.take();
         const late = await twinOutcome();
         if (late != null) return late;
@@ -227,7 +256,7 @@ class Ingester {
         this.lastCommit = performance.now();
     }
 
-    private async embed(texts: readonly string[]): Promise<number[][]> {
+    private async embed(texts: readonly string[], onEmbedded: (count: number) => void): Promise<number[][]> {
         const batchSize = this.options.embedBatchSize ?? 16;
         const vectors: number[][] = [];
         for (let i = 0; i < texts.length; i += batchSize) {
@@ -238,8 +267,72 @@ class Ingester {
                 if (--this.embeddingCalls === 0) this.embeddingMs += performance.now() - this.embeddingSince;
             }
             this.chunksEmbedded += Math.min(batchSize, texts.length - i);
+            onEmbedded(Math.min(i + batchSize, texts.length));
         }
         return vectors;
+    }
+}
+
+/** What a file being ingested says of its progress. */
+interface ProgressReport {
+    /** It is parsed into `chunks` chunks, which are now embedded. */
+    embedding(chunks: number, chunksEmbedded: number): void;
+    /** `count` of its chunks are embedded; `chunksEmbedded` of the whole run. */
+    embedded(count: number, chunksEmbedded: number): void;
+}
+
+/** The progress of a run: which files are under way and how far each has got, reported on each change. */
+class ProgressTracker {
+    private readonly active = new Map<number, FileProgress>();
+    private readonly bytesTotal: number;
+    private filesDone = 0;
+    private bytesOfFilesDone = 0;
+    private chunksEmbedded = 0;
+
+    public constructor(private readonly sizes: readonly number[], private readonly onProgress?: (progress: IngestProgress) => void) {
+        this.bytesTotal = sizes.reduce((sum, size) => sum + size, 0);
+    }
+
+    public start(index: number, file: string): ProgressReport {
+        const progress: FileProgress = { file, stage: "parsing", chunksEmbedded: 0, chunks: 0 };
+        this.active.set(index, progress);
+        this.report();
+        return {
+            embedding: (chunks, chunksEmbedded) => {
+                Object.assign(progress, { stage: "embedding", chunks });
+                this.chunksEmbedded = chunksEmbedded;
+                this.report();
+            },
+            embedded: (count, chunksEmbedded) => {
+                progress.chunksEmbedded = count;
+                this.chunksEmbedded = chunksEmbedded;
+                this.report();
+            },
+        };
+    }
+
+    public finish(index: number, chunksEmbedded: number): void {
+        this.active.delete(index);
+        this.filesDone++;
+        this.bytesOfFilesDone += this.sizes[index] ?? 0;
+        this.chunksEmbedded = chunksEmbedded;
+        this.report();
+    }
+
+    private report(): void {
+        if (this.onProgress == null) return;
+        let bytesUnderWay = 0;
+        for (const [index, file] of this.active) {
+            if (file.chunks > 0) bytesUnderWay += (this.sizes[index] ?? 0) * file.chunksEmbedded / file.chunks;
+        }
+        this.onProgress({
+            filesDone: this.filesDone,
+            filesTotal: this.sizes.length,
+            chunksEmbedded: this.chunksEmbedded,
+            bytesDone: Math.round(this.bytesOfFilesDone + bytesUnderWay),
+            bytesTotal: this.bytesTotal,
+            active: [...this.active.values()].map((file) => ({ ...file })),
+        });
     }
 }
 

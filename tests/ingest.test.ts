@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { IngestReport } from "../ingest/ingestFiles.js";
+import type { IngestProgress, IngestReport } from "../ingest/ingestFiles.js";
 import type { ChunkRecord } from "../src/store/records.js";
 import type { KnowledgeBaseReader } from "../src/store/storage.js";
 import { Yizhi } from "../src/yizhi.js";
@@ -260,6 +260,40 @@ describe("ingesting several files at once", () => {
             const kept = report.files[1]!.documentId;
             assert.deepEqual([report.files[3]!.duplicateOf, report.files[5]!.duplicateOf], [kept, kept]);
             assert.equal((await yizhi.knowledgeBases.documents("kb")).length, 4);
+        } finally {
+            await yizhi.dispose();
+            await temp.cleanup();
+        }
+    });
+
+    it("reports progress inside a file: its chunks embedded so far, and the bytes done moving between its start and its end", async () => {
+        const temp = await makeTempDir();
+        const yizhi = new Yizhi(testConfig(temp.dir, { chunkSize: 120, chunkOverlap: 20 }));
+        try {
+            const docs = path.join(temp.dir, "docs");
+            await fs.mkdir(path.join(docs, "子目录"), { recursive: true });
+            const news = (await fs.readFile(fixture(newsFile), "utf8")).split("\n");
+            await fs.writeFile(path.join(docs, "子目录", "large.txt"), news.slice(0, 12).join("\n\n"));
+            await fs.writeFile(path.join(docs, "small.txt"), "一份很短的文件。");
+            const events: IngestProgress[] = [];
+            const report = await yizhi.knowledgeBases.ingest("kb", [docs], { onProgress: (progress) => events.push(progress) });
+            const large = report.files.find((file) => file.path.endsWith("large.txt"))!;
+            assert.ok(large.chunks > 32, `the large file has several embedding batches (${large.chunks} chunks)`);
+
+            const inside = events.flatMap((event) => event.active.filter((file) => file.file === "docs/子目录/large.txt").map((file) => ({ event, file })));
+            assert.ok(inside.some(({ file }) => file.stage === "parsing"));
+            const partway = inside.filter(({ file }) => file.stage === "embedding" && file.chunksEmbedded > 0 && file.chunksEmbedded < file.chunks);
+            assert.ok(partway.length > 0, "a report while the large file was half embedded");
+            assert.ok(partway.every(({ file }) => file.chunks === large.chunks));
+            assert.ok(partway.some(({ event }) => event.bytesDone > 0 && event.bytesDone < event.bytesTotal));
+            for (let i = 1; i < events.length; i++) assert.ok(events[i]!.bytesDone >= events[i - 1]!.bytesDone, "bytes done never go back");
+
+            const last = events.at(-1)!;
+            const sizes = await Promise.all(["子目录/large.txt", "small.txt"].map(async (name) => (await fs.stat(path.join(docs, name))).size));
+            assert.deepEqual(last, {
+                filesDone: 2, filesTotal: 2, chunksEmbedded: report.chunksEmbedded,
+                bytesDone: sizes[0]! + sizes[1]!, bytesTotal: sizes[0]! + sizes[1]!, active: [],
+            });
         } finally {
             await yizhi.dispose();
             await temp.cleanup();
