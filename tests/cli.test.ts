@@ -6,7 +6,8 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fixture, makeTempDir, repoRoot } from "./helpers.js";
 import { runCli } from "./runCli.js";
-import { testEnv } from "./testConfig.js";
+import { DEFAULT_EMBEDDING_MODEL } from "../src/config/schema.js";
+import { testEnv, testSettings } from "./testConfig.js";
 
 interface IngestJson {
     files: { path: string; status: string; chunks: number; reason?: string }[];
@@ -119,6 +120,27 @@ describe("the yizhi command", () => {
         const result = await runCli(["ask", "大模型推理怎么优化？", "--kb", "团队文档", "--threshold", "-1", "--top-k", "1"], env);
         assert.equal(result.code, 0, result.stderr);
         assert.match(result.stdout, /\n\n\[1\] 优化\.md.*\(score -?\d\.\d{3}\)\n {4}\S/);
+        assert.equal(result.stderr, "", "no status line when stderr is not a terminal");
+    });
+
+    it("ask on a terminal says on stderr what it waits on, erased before the answer; sources that share a file name show their folders", async () => {
+        const storage = path.join(temp.dir, "same-names-storage");
+        const folder = path.join(temp.dir, "same-names");
+        const notes = { 销售部: "销售部的年假制度：员工每年享有十天年假，旺季前一个月申请。", 研发部: "研发部年假制度规定，入职满一年后享有十五天带薪假期。" };
+        for (const [team, text] of Object.entries(notes)) {
+            await fs.mkdir(path.join(folder, team), { recursive: true });
+            await fs.writeFile(path.join(folder, team, "notes.txt"), text);
+        }
+        const terminalEnv = testEnv(storage);
+        assert.equal((await runCli(["ingest", folder, "--kb", "同名"], terminalEnv)).code, 0);
+        const { code, output } = await runOnTerminal(["ask", "年假制度", "--kb", "同名", "--mode", "bm25", "--lexical-threshold", "0"], terminalEnv, "");
+        assert.equal(code, 0, output);
+        assert.match(output, /Searching "同名"…/);
+        assert.match(output, /Loading the chat model…/);
+        // Each status is erased (carriage return, erase line) before the answer's first words.
+        assert.ok(/Writing the answer…( \d+s)?\r\u001b\[K[^\r]/u.test(output), output);
+        assert.match(output, /\[\d\] 销售部\/notes\.txt \(score/);
+        assert.match(output, /\[\d\] 研发部\/notes\.txt \(score/);
     });
 
     it("gives a clear error and exit code 1 for bad input, changing nothing stored", async () => {
@@ -159,14 +181,32 @@ describe("the yizhi command", () => {
         assert.match(result.stderr, /YIZHI_EMBEDDING_MODEL/);
     });
 
-    it("models pull without a network fails with what to download and where to put it", async () => {
-        // A closed port on this machine stands for an unreachable host: nothing leaves the machine.
-        const url = "http://127.0.0.1:9/models/answer-model.gguf";
-        const result = await runCli(["models", "pull", "--stall-timeout", "5"], { ...env, YIZHI_LLM_MODEL: url });
+    it("models pull without a network fails at once, listing every missing model with where to get it, the name to save it under and its setting", async () => {
+        // Closed ports on this machine stand for unreachable hosts: nothing leaves the machine.
+        const llm = "http://127.0.0.1:9/models/answer-model.gguf";
+        const embedding = "http://127.0.0.1:9/models/%E5%90%91%E9%87%8F.gguf";
+        const result = await runCli(["models", "pull"], { ...env, YIZHI_LLM_MODEL: llm, YIZHI_EMBEDDING_MODEL: embedding });
         assert.equal(result.code, 1);
-        assert.ok(result.stderr.includes(`Could not download the LLM model ${url}`), result.stderr);
-        assert.ok(result.stderr.includes(path.join(temp.dir, "models")), "names the models folder");
-        assert.match(result.stderr, /YIZHI_LLM_MODEL/);
+        const modelsDir = path.join(temp.dir, "models");
+        assert.ok(result.stderr.startsWith("yizhi: Could not download 2 models (127.0.0.1 cannot be reached: it refused the connection)."), result.stderr);
+        for (const [role, url, name, setting] of [["LLM", llm, "answer-model.gguf", "YIZHI_LLM_MODEL"], ["embedding", embedding, "向量.gguf", "YIZHI_EMBEDDING_MODEL"]] as const) {
+            assert.ok(result.stderr.includes(`  ${role} model ${url}\n    from    ${url}\n    save as ${path.join(modelsDir, name)}\n    or set  ${setting} to the path`), result.stderr);
+        }
+        assert.doesNotMatch(result.stderr, /Downloading/, "nothing was started against a host that cannot be reached");
+    });
+
+    it("finds a model saved by hand under its own file name, for models pull and for answers", async () => {
+        const modelsDir = path.join(temp.dir, "hand-saved-models");
+        await fs.mkdir(modelsDir);
+        // The default embedding model's own name, as a person saves it from its download page.
+        await fs.copyFile(testSettings.embeddingModel, path.join(modelsDir, "bge-small-zh-v1.5-q8_0.gguf"));
+        const handEnv = { ...env, YIZHI_MODELS_DIR: modelsDir, YIZHI_EMBEDDING_MODEL: DEFAULT_EMBEDDING_MODEL };
+        const pulled = await runCli(["models", "pull"], handEnv);
+        assert.equal(pulled.code, 0, pulled.stderr);
+        assert.ok(pulled.stdout.includes(`embedding model: ${path.join(modelsDir, "bge-small-zh-v1.5-q8_0.gguf")} (already there)`), pulled.stdout);
+        const checked = await runCli(["models", "check"], handEnv);
+        assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+        assert.match(checked.stdout, /^ok {3}embedding/m);
     });
 
     it("config prints the effective configuration with each value's origin", async () => {
@@ -247,16 +287,7 @@ describe("the yizhi command", () => {
         await fs.mkdir(folder);
         await fs.writeFile(path.join(folder, "a.txt"), "一份要被删除的文件。");
         assert.equal((await runCli(["ingest", folder, "--kb", "待删"], terminalEnv)).code, 0);
-        // util-linux's script(1) runs the command on a pseudo-terminal, as a person's shell would.
-        const onTerminal = (answer: string) => new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-            const command = [process.execPath, path.join(repoRoot, "dist", "src", "cli", "main.js"), "kb", "delete", "待删"].map((part) => `'${part}'`).join(" ");
-            const child = spawn("script", ["-qec", command, "/dev/null"], { env: terminalEnv, stdio: ["pipe", "pipe", "pipe"] });
-            let output = "";
-            child.stdout.setEncoding("utf8").on("data", (text: string) => (output += text));
-            child.on("error", reject);
-            child.on("close", (code) => resolve({ code, output }));
-            child.stdin.end(`${answer}\n`);
-        });
+        const onTerminal = (answer: string) => runOnTerminal(["kb", "delete", "待删"], terminalEnv, `${answer}\n`);
         const declined = await onTerminal("n");
         assert.equal(declined.code, 1);
         assert.match(declined.output, /Delete knowledge base "待删" and its 1 documents\? This cannot be undone\. \[y\/N\]/);
@@ -267,3 +298,16 @@ describe("the yizhi command", () => {
         await assert.rejects(fs.access(path.join(storage, "待删")), { code: "ENOENT" });
     });
 });
+
+/** Runs `yizhi <args>` on a pseudo-terminal (util-linux's script(1)), as a person's shell would; stdout and stderr come out together. */
+function runOnTerminal(args: readonly string[], env: Record<string, string>, input: string): Promise<{ code: number | null; output: string }> {
+    return new Promise((resolve, reject) => {
+        const command = [process.execPath, path.join(repoRoot, "dist", "src", "cli", "main.js"), ...args].map((part) => `'${part}'`).join(" ");
+        const child = spawn("script", ["-qec", command, "/dev/null"], { env, stdio: ["pipe", "pipe", "pipe"] });
+        let output = "";
+        child.stdout.setEncoding("utf8").on("data", (text: string) => (output += text));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code, output }));
+        child.stdin.end(input);
+    });
+}

@@ -47,6 +47,9 @@ export interface RetrievalRequest {
     lexicalThreshold?: number;
 }
 
+/** What an answer is waiting on: retrieval, the chat model (loaded the first time), then the model's first words. */
+export type AnswerStage = "retrieving" | "loadingModel" | "writing";
+
 export interface AnswerRequest extends RetrievalRequest {
     history?: readonly ChatTurn[];
     /** Most tokens of the answer; defaults to, and is at most, the configured `maxAnswerTokens`. */
@@ -57,6 +60,8 @@ export interface AnswerRequest extends RetrievalRequest {
     /** Called once with the sources, and awaited, before any answer text. */
     onSources?: (sources: AnswerSource[]) => void | Promise<void>;
     onTextChunk?: (text: string) => void;
+    /** Called as the answer moves from one stage to the next (a refusal ends after `retrieving`). */
+    onStage?: (stage: AnswerStage) => void;
 }
 
 export interface RetrievalDependencies {
@@ -106,6 +111,7 @@ export async function answerQuestion(request: AnswerRequest, dependencies: Answe
     const started = performance.now();
     const question = request.question.trim();
     const { settings, knowledgeBase } = dependencies;
+    request.onStage?.("retrieving");
     const retrieved = await retrieveForQuestion(request, dependencies);
     const language = answerLanguageFor(question, settings.answerLanguage);
     const retrievalMs = performance.now() - started;
@@ -120,6 +126,7 @@ export async function answerQuestion(request: AnswerRequest, dependencies: Answe
         };
     }
 
+    request.onStage?.("loadingModel");
     const chatModel = await dependencies.getChatModel();
     const template = await loadPromptTemplate(language, await knowledgeBase.promptTemplate(language));
     const historyTokens = (await Promise.all((request.history ?? []).map((turn) => chatModel.countTokens(turn.content)))).reduce((sum, count) => sum + count, 0);
@@ -133,6 +140,7 @@ export async function answerQuestion(request: AnswerRequest, dependencies: Answe
     const sources = used.map(toSource);
     await request.onSources?.(sources);
 
+    request.onStage?.("writing");
     const generationStarted = performance.now();
     const { text, finishReason, usage } = await chatModel.generate({
         prompt,

@@ -1,7 +1,9 @@
 import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
 import { resolveModelFile } from "node-llama-cpp";
 import { ModelNotFoundError } from "../errors.js";
-import { downloadUrlOf, isRemoteModel, settingFor, type ModelRole } from "./resolveModelPath.js";
+import { downloadUrlOf, isRemoteModel, ownFileName, settingFor, type ModelRole } from "./resolveModelPath.js";
 
 export interface PullProgress {
     model: string;
@@ -14,6 +16,13 @@ export interface PullOptions {
     /** Give up when no bytes arrive for this long (default 30 s): without a network, downloads hang rather than fail. */
     stallTimeoutMs?: number;
     onProgress?: (progress: PullProgress) => void;
+}
+
+/** A model that could not be had, and why. */
+export interface MissingModel {
+    role: ModelRole;
+    model: string;
+    reason: string;
 }
 
 /** Downloads a model named by an `hf:` or https URI into `modelsDir`, unless it is there already; returns its path. */
@@ -38,14 +47,58 @@ export async function pullModel(model: string, role: ModelRole, options: PullOpt
     try {
         return await Promise.race([watchdog.stalled, download]);
     } catch (error) {
-        throw new ModelNotFoundError(
-            `Could not download the ${role} model ${model} (${(error as Error).message}). Without a network, download ${downloadUrlOf(model)} ` +
-            `on another machine, copy it into ${options.modelsDir}, and set ${settingFor[role]} to its path.`,
-            { cause: error },
-        );
+        throw new ModelNotFoundError(missingModelsMessage([{ role, model, reason: (error as Error).message }], options.modelsDir), { cause: error });
     } finally {
         watchdog.stop();
     }
+}
+
+/** The host and port a model is downloaded from. */
+export function downloadHostOf(model: string): { host: string; port: number } {
+    const url = new URL(downloadUrlOf(model));
+    return { host: url.hostname, port: Number(url.port || (url.protocol === "http:" ? 80 : 443)) };
+}
+
+/**
+ * Resolves when a TCP connection to `host:port` opens within `timeoutMs` (default 5 s), and
+ * rejects with the reason otherwise: offline, a download would retry for a long while first.
+ */
+export function checkReachable({ host, port }: { host: string; port: number }, timeoutMs = 5_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+        const socket = net.connect({ host, port, timeout: timeoutMs });
+        socket.once("connect", () => {
+            socket.destroy();
+            resolve();
+        });
+        socket.once("timeout", () => {
+            socket.destroy();
+            reject(new Error(`${host} did not answer within ${Math.round(timeoutMs / 1000)} s`));
+        });
+        socket.once("error", (error: NodeJS.ErrnoException) => {
+            socket.destroy();
+            const why = error.code === "ENOTFOUND" || error.code === "EAI_AGAIN" ? "its name does not resolve" : error.code === "ECONNREFUSED" ? "it refused the connection" : error.message;
+            reject(new Error(`${host} cannot be reached: ${why}`));
+        });
+    });
+}
+
+/** One message for every model that could not be had: where to download each, the name to save it under, its setting. */
+export function missingModelsMessage(missing: readonly MissingModel[], modelsDir: string): string {
+    const folder = path.resolve(modelsDir);
+    const reasons = [...new Set(missing.map((item) => item.reason))];
+    const lines = [
+        `Could not download ${missing.length === 1 ? `the ${missing[0]!.role} model` : `${missing.length} models`} (${reasons.join("; ")}). ` +
+        `Download ${missing.length === 1 ? "it" : "each"} on a machine with a network and copy it into ${folder}:`,
+    ];
+    for (const { role, model } of missing) {
+        lines.push(
+            `  ${role} model ${model}`,
+            `    from    ${downloadUrlOf(model)}`,
+            `    save as ${path.join(folder, ownFileName(model))}`,
+            `    or set  ${settingFor[role]} to the path where you saved it`,
+        );
+    }
+    return lines.join("\n");
 }
 
 /**

@@ -20,9 +20,15 @@ export function downloadUrlOf(model: string): string {
     return `https://huggingface.co/${user}/${repo}/resolve/main/${file}`;
 }
 
+/** The model's own file name (`bge-small-zh-v1.5-q8_0.gguf`): what a person saves it as when downloading it by hand. */
+export function ownFileName(model: string): string {
+    const name = path.posix.basename(new URL(downloadUrlOf(model)).pathname);
+    return decodeURIComponent(name);
+}
+
 /**
  * Finds a configured model on disk, never downloading: a local path must exist; an `hf:` URI must
- * already have been pulled into `modelsDir`. The error says how to get the file.
+ * be in `modelsDir`, under its own file name or as `yizhi models pull` saved it. The error says how to get the file.
  */
 export async function resolveModelPath(model: string, role: ModelRole, modelsDir: string): Promise<string> {
     if (!isRemoteModel(model)) {
@@ -32,13 +38,15 @@ export async function resolveModelPath(model: string, role: ModelRole, modelsDir
             "or to an hf: URI and run: yizhi models pull",
         );
     }
+    const savedByHand = path.join(modelsDir, ownFileName(model));
+    if (fs.existsSync(savedByHand)) return savedByHand;
     try {
         return await resolveModelFile(model, { directory: modelsDir, download: false, cli: false });
     } catch (error) {
         throw new ModelNotFoundError(
-            `The ${role} model ${model} has not been downloaded to ${modelsDir}. Run: yizhi models pull — ` +
-            `or, without a network, download ${downloadUrlOf(model)} by hand, put it in ${path.resolve(modelsDir)}, ` +
-            `and set ${settingFor[role]} to its path.`,
+            `The ${role} model ${model} is not in ${path.resolve(modelsDir)}. Run: yizhi models pull — ` +
+            `or, without a network, download ${downloadUrlOf(model)} on another machine and save it as ${path.resolve(savedByHand)} ` +
+            `(or set ${settingFor[role]} to the path of a GGUF file you have).`,
             { cause: error },
         );
     }

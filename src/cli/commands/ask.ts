@@ -1,9 +1,10 @@
-import path from "node:path";
 import type { Command } from "commander";
-import type { AnswerSource } from "../../answer/answerQuestion.js";
+import type { AnswerSource, AnswerStage } from "../../answer/answerQuestion.js";
 import { Yizhi } from "../../yizhi.js";
 import { configFromCommand, parseInteger, parseNumber, requiredOption } from "../globalOptions.js";
 import { printJson } from "../output.js";
+import { distinctNames } from "../distinctNames.js";
+import { StatusLine } from "../statusLine.js";
 
 interface AskFlags {
     kb: string;
@@ -32,12 +33,24 @@ export function registerAskCommand(program: Command): void {
                 lexicalThreshold: flags.lexicalThreshold,
             }, { retrievalMode: "--mode", scoreThreshold: "--threshold" });
             const yizhi = new Yizhi(config);
+            const status = new StatusLine();
+            const stageText: Record<AnswerStage, string> = {
+                retrieving: `Searching "${flags.kb}"…`,
+                loadingModel: "Loading the chat model…",
+                writing: "Writing the answer…",
+            };
             try {
                 const streaming = flags.json !== true;
+                const printChunk = (text: string) => {
+                    status.clear();
+                    process.stdout.write(text);
+                };
                 const result = await yizhi.knowledgeBases.ask(flags.kb, {
                     question,
-                    ...(streaming ? { onTextChunk: (text: string) => process.stdout.write(text) } : {}),
+                    onStage: (stage) => status.show(stageText[stage]),
+                    ...(streaming ? { onTextChunk: printChunk } : {}),
                 });
+                status.clear();
                 if (!streaming) {
                     printJson(result);
                     return;
@@ -45,14 +58,16 @@ export function registerAskCommand(program: Command): void {
                 process.stdout.write("\n");
                 if (result.sources.length > 0) process.stdout.write(`\n${formatSources(result.sources)}`);
             } finally {
+                status.clear();
                 await yizhi.dispose();
             }
         });
 }
 
 function formatSources(sources: readonly AnswerSource[]): string {
-    return sources.map((source) => {
-        const where = [path.basename(source.source), source.page != null ? `p. ${source.page}` : undefined, source.headingPath?.join(" > ")]
+    const names = distinctNames(sources.map((source) => source.source));
+    return sources.map((source, i) => {
+        const where = [names[i], source.page != null ? `p. ${source.page}` : undefined, source.headingPath?.join(" > ")]
             .filter((part) => part != null && part !== "").join(", ");
         const excerpt = source.text.length > 120 ? `${source.text.slice(0, 120)}…` : source.text;
         return `[${source.n}] ${where} (score ${source.score.toFixed(3)})\n    ${excerpt.replace(/\s+/g, " ")}\n`;

@@ -1,10 +1,12 @@
+import path from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { pullModel } from "../../models/pullModels.js";
-import type { ModelRole } from "../../models/resolveModelPath.js";
+import { ModelNotFoundError } from "../../errors.js";
+import { checkReachable, downloadHostOf, missingModelsMessage, pullModel, type MissingModel } from "../../models/pullModels.js";
+import { downloadUrlOf, isRemoteModel, resolveModelPath, type ModelRole } from "../../models/resolveModelPath.js";
 import { Yizhi } from "../../yizhi.js";
 import { configFromCommand, parseNumber } from "../globalOptions.js";
-import { printJson } from "../output.js";
+import { CliExit, printJson } from "../output.js";
 
 export function registerModelsCommand(program: Command): void {
     const models = program.command("models").description("get and try the configured models");
@@ -23,7 +25,27 @@ export function registerModelsCommand(program: Command): void {
                 if (provider === "local") wanted.push([model, role]);
                 else process.stdout.write(`${role} model: "${model}" on a model server (${provider}), nothing to download\n`);
             }
+            const missing: MissingModel[] = [];
+            const unreachable = new Map<string, string | undefined>();
             for (const [model, role] of wanted) {
+                const existing = await resolveModelPath(model, role, config.modelsDir).catch(() => undefined);
+                if (existing != null) {
+                    process.stdout.write(`${role} model: ${existing} (already there)\n`);
+                    continue;
+                }
+                if (!isRemoteModel(model)) {
+                    missing.push({ role, model, reason: `the file ${model} does not exist` });
+                    continue;
+                }
+                const { host, port } = downloadHostOf(model);
+                const hostKey = `${host}:${port}`;
+                if (!unreachable.has(hostKey)) unreachable.set(hostKey, await checkReachable({ host, port }).then(() => undefined, (error: Error) => error.message));
+                const reason = unreachable.get(hostKey);
+                if (reason != null) {
+                    missing.push({ role, model, reason });
+                    continue;
+                }
+                process.stderr.write(`Downloading the ${role} model ${model}\n  from ${downloadUrlOf(model)}\n  into ${path.resolve(config.modelsDir)}\n`);
                 const bar = process.stderr.isTTY
                     ? new cliProgress.SingleBar({ format: `${role} {bar} {percentage}% | {value}/{total} MB`, stream: process.stderr }, cliProgress.Presets.shades_classic)
                     : undefined;
@@ -41,10 +63,13 @@ export function registerModelsCommand(program: Command): void {
                     });
                     bar?.stop();
                     process.stdout.write(`${role} model: ${file}\n`);
+                } catch (error) {
+                    missing.push({ role, model, reason: error instanceof ModelNotFoundError && error.cause instanceof Error ? error.cause.message : (error as Error).message });
                 } finally {
                     bar?.stop();
                 }
             }
+            if (missing.length > 0) throw new CliExit(1, missingModelsMessage(missing, config.modelsDir));
         });
     models.command("check")
         .description("try each configured model once (load a local one, send one request to a remote one) and say what works")
