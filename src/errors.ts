@@ -66,11 +66,14 @@ export type ErrorCode = keyof typeof errorStatus;
  */
 export class YizhiError extends Error {
     public readonly code: ErrorCode;
+    /** What an API client is told: `message`, unless that names the server's folders or hosts, or gives command-line advice. */
+    public httpMessage: string;
 
     public constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
         super(message, options);
         this.name = new.target.name;
         this.code = code;
+        this.httpMessage = message;
     }
 }
 
@@ -99,8 +102,6 @@ export class KnowledgeBaseExistsError extends YizhiError {
  * Over HTTP `httpMessage` is sent instead, which names no server folder and no other knowledge base.
  */
 export class KnowledgeBaseNotFoundError extends YizhiError {
-    public readonly httpMessage: string;
-
     public constructor(public readonly kb: string, where?: { dataDir: string; existing: readonly string[] }) {
         const suggestion = where != null ? closestName(kb, where.existing) : undefined;
         super("kb_not_found", [
@@ -135,16 +136,19 @@ function editDistance(a: string, b: string): number {
     return previous[right.length]!;
 }
 
+/** Over HTTP `httpMessage` is sent instead of the command-line advice. */
 export class DocumentNotFoundError extends YizhiError {
     public constructor(public readonly kb: string, public readonly documentId: string) {
         super("document_not_found", `Knowledge base "${kb}" has no document "${documentId}". List them with: yizhi docs list --kb ${kb}`);
+        this.httpMessage = `Knowledge base "${kb}" has no document "${documentId}".`;
     }
 }
 
-/** A document named by a start of its id or a file name that several documents share. */
+/** A document named by a start of its id or a file name that several documents share; over HTTP, `httpMessage` names them by id only. */
 export class AmbiguousDocumentError extends YizhiError {
-    public constructor(kb: string, given: string, matches: readonly string[]) {
-        super("ambiguous_document", `"${given}" names ${matches.length} documents of "${kb}": ${matches.join(", ")}. Give more of the id.`);
+    public constructor(kb: string, given: string, matches: readonly { id: string; source: string }[]) {
+        super("ambiguous_document", `"${given}" names ${matches.length} documents of "${kb}": ${matches.map(({ id, source }) => `${id} (${source})`).join(", ")}. Give more of the id.`);
+        this.httpMessage = `"${given}" names ${matches.length} documents of "${kb}": ${matches.map(({ id }) => id).join(", ")}. Use the id.`;
     }
 }
 
@@ -197,6 +201,24 @@ export class ModelNotFoundError extends YizhiError {
     }
 }
 
+/**
+ * Models that could not be loaded or reached when the server tried them: `message` (for the log)
+ * has each one's own message, which names files and hosts; `reason` (for `/readyz`) names neither.
+ */
+export class ModelsNotReadyError extends YizhiError {
+    public readonly reason: string;
+
+    public constructor(public readonly failures: readonly { role: string; error?: unknown }[]) {
+        super("not_ready", failures.map(({ error }) => (error instanceof Error ? error.message : String(error))).join("\n"));
+        const roles = failures.map(({ role }) => (role === "llm" ? "LLM" : role));
+        const named = roles.length === 1 ? `The ${roles[0]} model is` : `The ${roles.slice(0, -1).join(", ")} and ${roles.at(-1)} models are`;
+        const serverReason = failures.map(({ error }) => error).find((error): error is ModelServerError => error instanceof ModelServerError)?.reason;
+        this.reason = failures.every(({ error }) => error instanceof ModelNotFoundError)
+            ? `${named} not on the server: run "yizhi models pull" there (or set the model paths) and the server picks them up within seconds; its log names the files.`
+            : serverReason ?? "The models could not be loaded; the server's log says why.";
+    }
+}
+
 export type ModelServerErrorCode = "model_server_refused" | "model_server_failed" | "model_unreachable";
 
 /**
@@ -212,8 +234,9 @@ export class ModelServerError extends YizhiError {
      * @param httpMessage the same without the server's address, for API clients.
      * @param reason in a few words, for anyone who asks `/readyz`.
      */
-    public constructor(code: ModelServerErrorCode, message: string, public readonly httpMessage: string, public readonly reason: string, options?: ErrorOptions) {
+    public constructor(code: ModelServerErrorCode, message: string, httpMessage: string, public readonly reason: string, options?: ErrorOptions) {
         super(code, message, options);
+        this.httpMessage = httpMessage;
     }
 }
 

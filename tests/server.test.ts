@@ -6,7 +6,7 @@ import OpenAI from "openai";
 import { safeFileName } from "../src/server/safeFileName.js";
 import { startServer, type RunningServer } from "../src/server/startServer.js";
 import { filesHeldUnder, fixture, makeTempDir, writerClosed } from "./helpers.js";
-import { testConfig } from "./testConfig.js";
+import { testConfig, testSettings } from "./testConfig.js";
 
 interface ServerEvent {
     event: string;
@@ -114,6 +114,53 @@ describe("the HTTP API", () => {
         assert.deepEqual(documents.map((document) => document.name).sort(), ["big5.txt", "优化.md"]);
     });
 
+    it("gives a document with its chunks in order by id, a start of it or its name, as docs show does; a miss is a 404 without command-line advice", async () => {
+        const { documents } = await (await fetch(`${kbUrl()}/documents`)).json() as { documents: { id: string; name: string; chunks: number }[] };
+        const markdown = documents.find((document) => document.name === "优化.md")!;
+        for (const given of [markdown.id, markdown.id.slice(0, 5), "优化.md"]) {
+            const response = await fetch(`${kbUrl()}/documents/${encodeURIComponent(given)}`);
+            assert.equal(response.status, 200, given);
+            const body = await response.json() as {
+                document: { id: string; name: string; source: string; chunks: number };
+                chunks: { index: number; text: string; headingPath?: string[] }[];
+            };
+            assert.deepEqual([body.document.id, body.document.name, body.document.source], [markdown.id, "优化.md", "优化.md"]);
+            assert.deepEqual(body.chunks.map((chunk) => chunk.index), Array.from({ length: markdown.chunks }, (_, i) => i));
+            assert.ok(body.chunks.every((chunk) => chunk.text.length > 0));
+            assert.ok(body.chunks.some((chunk) => (chunk.headingPath?.length ?? 0) > 0), "Markdown headings come with the chunks");
+        }
+        const missing = await errorOf(await fetch(`${kbUrl()}/documents/no-such-document`));
+        assert.deepEqual(missing, { status: 404, code: "document_not_found", message: "Knowledge base \"团队文档\" has no document \"no-such-document\"." });
+        assert.equal((await errorOf(await fetch(`${url}/kbs/nope/documents/${markdown.id}`))).code, "kb_not_found");
+    });
+
+    it("streams an upload's progress when asked to (Accept: text/event-stream): each file's stage and chunks embedded, then the outcomes", async () => {
+        const articles = (await fs.readFile(fixture("zh/crud_news_documents_dup_part_1_part_1.txt"), "utf8")).split("\n");
+        const response = await upload(`${kbUrl()}/documents`, [
+            { name: "进度.txt", content: articles.slice(200, 230).join("\n\n").slice(0, 20_000) },
+            { name: "notes.json", content: "{}" },
+        ], { accept: "text/event-stream" });
+        assert.equal(response.status, 200);
+        assert.match(response.headers.get("content-type") ?? "", /^text\/event-stream/);
+        const events = await readEvents(response);
+        const done = events.at(-1)!;
+        assert.equal(done.event, "done");
+        const { files } = done.data as { files: { name: string; status: string; chunks: number }[] };
+        assert.deepEqual(files.map((file) => [file.name, file.status]), [["进度.txt", "ingested"], ["notes.json", "skipped"]]);
+        const progress = events.slice(0, -1).map((event) => {
+            assert.equal(event.event, "progress");
+            return event.data as { filesDone: number; filesTotal: number; bytesDone: number; active: { file: string; stage: string; chunksEmbedded: number; chunks: number }[] };
+        });
+        assert.ok(progress.some((event) => event.active.some((file) => file.file === "进度.txt" && file.stage === "embedding" && file.chunks === files[0]!.chunks)), JSON.stringify(progress));
+        const last = progress.at(-1)!;
+        assert.deepEqual(last, { filesDone: 2, filesTotal: 2, chunksEmbedded: files[0]!.chunks, bytesDone: last.bytesDone, bytesTotal: last.bytesDone, active: [] });
+
+        const refused = await upload(`${url}/kbs/nope/documents`, [{ name: "a.txt", content: "内容" }], { accept: "text/event-stream" });
+        assert.equal((await errorOf(refused)).code, "kb_not_found", "a missing knowledge base is a plain 404, before any stream");
+        // The tests after this one count on the documents before it.
+        assert.equal((await fetch(`${kbUrl()}/documents/${encodeURIComponent("进度.txt")}`, { method: "DELETE" })).status, 204);
+    });
+
     it("never lets an uploaded file's name decide where anything lands", async () => {
         const long = `${"长".repeat(300)}.txt`;
         const names = ["../../escape.txt", "/etc/passwd.txt", "..\\..\\windows.txt", "a<b>c:d*e?.txt", long];
@@ -186,7 +233,12 @@ describe("the HTTP API", () => {
         assert.match(response.headers.get("content-type") ?? "", /^text\/event-stream/);
         const events = await readEvents(response);
         assert.equal(events[0]?.event, "sources");
-        assert.equal((events[0]?.data as { sources: unknown[] }).sources.length, 2);
+        const { sources } = events[0]!.data as { sources: { documentId: string; chunkIndex: number; text: string }[] };
+        assert.equal(sources.length, 2);
+        for (const source of sources) {
+            const { chunks } = await (await fetch(`${kbUrl()}/documents/${source.documentId}`)).json() as { chunks: { index: number; text: string }[] };
+            assert.equal(chunks[source.chunkIndex]?.text, source.text, "chunkIndex finds the source among its document's chunks");
+        }
         const tokens = events.filter((event) => event.event === "token").map((event) => (event.data as { text: string }).text);
         assert.ok(tokens.length > 1);
         const done = events[events.length - 1]!;
@@ -344,5 +396,45 @@ describe("the HTTP API with an API key", () => {
         const right = await fetch(`${server.url}/kbs`, { headers: { authorization: "Bearer s3cret" } });
         assert.equal(right.status, 200);
         assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    });
+});
+
+describe("a server started before its models are in place", () => {
+    it("says in /readyz which models are missing without naming files, logs each one's file once, and is ready once they are copied in", async () => {
+        const temp = await makeTempDir();
+        const embeddingModel = path.join(temp.dir, "models", "embedding.gguf");
+        const llmModel = path.join(temp.dir, "models", "answers.gguf");
+        const logged: unknown[] = [];
+        const server = await startServer({ config: testConfig(path.join(temp.dir, "storage"), { embeddingModel, llmModel }), port: 0, log: (error) => logged.push(error) });
+        try {
+            await assert.rejects(server.ready);
+            const response = await fetch(`${server.url}/readyz`);
+            assert.equal(response.status, 503);
+            const body = await response.json() as { error: { code: string; message: string }; models: unknown[] };
+            assert.deepEqual(body, {
+                error: {
+                    code: "not_ready",
+                    message: "The embedding and LLM models are not on the server: run \"yizhi models pull\" there (or set the model paths) and the server picks them up within seconds; its log names the files.",
+                },
+                models: [{ role: "embedding", provider: "local", ok: false, error: "model_not_found" }, { role: "llm", provider: "local", ok: false, error: "model_not_found" }],
+            });
+            assert.equal(logged.length, 1);
+            const message = (logged[0] as Error).message;
+            assert.ok(message.includes(`The embedding model file ${embeddingModel} does not exist`) && message.includes(`The LLM model file ${llmModel} does not exist`), message);
+
+            await fs.mkdir(path.dirname(embeddingModel), { recursive: true });
+            for (const file of [embeddingModel, llmModel]) await fs.copyFile(testSettings.embeddingModel, file);
+            // The server tries again every 5 s; a minute without success is a failure, not a wait.
+            let ready = response;
+            for (let tries = 0; tries < 120 && ready.status === 503; tries++) {
+                await new Promise((resolve) => setTimeout(resolve, 500));
+                ready = await fetch(`${server.url}/readyz`);
+            }
+            assert.equal(ready.status, 200);
+            assert.equal(logged.length, 1, "a failure is logged once, not at every retry");
+        } finally {
+            await server.close();
+            await temp.cleanup();
+        }
     });
 });

@@ -12,6 +12,8 @@ import { loadPromptTemplate } from "./promptTemplates.js";
 export interface AnswerSource {
     n: number;
     documentId: string;
+    /** The chunk's position in its document, from 0 (as `docs show` and `GET /kbs/:kb/documents/:id` number them). */
+    chunkIndex: number;
     source: string;
     page?: number;
     headingPath?: string[];
@@ -168,6 +170,7 @@ export function toSource(item: RetrievedChunk, i: number): AnswerSource {
     return {
         n: i + 1,
         documentId: chunk.documentId,
+        chunkIndex: chunk.index,
         source: chunk.source,
         ...(chunk.page != null ? { page: chunk.page } : {}),
         ...(chunk.headingPath != null ? { headingPath: chunk.headingPath } : {}),

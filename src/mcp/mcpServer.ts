@@ -70,7 +70,7 @@ async function run(job: () => Promise<CallToolResult>): Promise<CallToolResult> 
     try {
         return await job();
     } catch (error) {
-        const message = error instanceof YizhiError ? `${error.code}: ${error.message}` : "Internal error; the server's log says why.";
+        const message = error instanceof YizhiError ? `${error.code}: ${error.httpMessage}` : "Internal error; the server's log says why.";
         return { isError: true, content: [{ type: "text", text: message }] };
     }
 }

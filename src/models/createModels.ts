@@ -41,7 +41,8 @@ class ConfiguredModels implements Models {
     }
 
     public getChatModel(): Promise<ChatModel> {
-        this.chatModel ??= this.config.llmProvider === "local" ? this.local().getChatModel() : Promise.resolve(this.remoteChatModel());
+        if (this.config.llmProvider === "local") return this.local().getChatModel();
+        this.chatModel ??= Promise.resolve(this.remoteChatModel());
         return this.chatModel;
     }
 

@@ -1,7 +1,7 @@
 import path from "node:path";
 import express, { type Express } from "express";
 import helmet from "helmet";
-import { errorStatus } from "../errors.js";
+import { errorStatus, type ErrorCode } from "../errors.js";
 import type { ModelProviderName, ModelRoleName } from "../models/models.js";
 import { packageRoot } from "../packageRoot.js";
 import { errorHandler, sendError } from "./httpErrors.js";
@@ -20,8 +20,8 @@ export interface Readiness {
     ready: boolean;
     /** Why the models or the storage cannot be used, once that is known. */
     failure?: string;
-    /** What the last try of each model found. */
-    models?: { role: ModelRoleName; provider: ModelProviderName; ok: boolean }[];
+    /** What the last try of each model found: when it failed, the error's code (`model_not_found`: not on the server). */
+    models?: { role: ModelRoleName; provider: ModelProviderName; ok: boolean; error?: ErrorCode }[];
 }
 
 export interface AppOptions {

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Response } from "express";
 import { MulterError } from "multer";
-import { diskFullError, errorStatus, isDiskFull, KnowledgeBaseNotFoundError, ModelServerError, YizhiError, type ErrorCode } from "../errors.js";
+import { diskFullError, errorStatus, isDiskFull, YizhiError, type ErrorCode } from "../errors.js";
 
 /** An error raised by the HTTP layer itself (a malformed request, a missing key); its status is its code's. */
 export class HttpError extends YizhiError {
@@ -18,8 +18,7 @@ export function sendError(res: Response, code: ErrorCode, message: string): void
 /** Turns any error into `{ error: { code, message } }` with its status; a 500 never shows a stack. */
 export function describeError(error: unknown): { status: number; code: ErrorCode; message: string } {
     if (isDiskFull(error)) return describeError(diskFullError(error));
-    if (error instanceof KnowledgeBaseNotFoundError || error instanceof ModelServerError) return { status: errorStatus[error.code], code: error.code, message: error.httpMessage };
-    if (error instanceof YizhiError) return { status: errorStatus[error.code], code: error.code, message: error.message };
+    if (error instanceof YizhiError) return { status: errorStatus[error.code], code: error.code, message: error.httpMessage };
     if (error instanceof MulterError) {
         if (error.code === "LIMIT_FILE_SIZE") return { status: 413, code: "file_too_large", message: "A file is larger than the upload limit." };
         return { status: 400, code: "invalid_upload", message: `The upload is malformed: ${error.message}.` };

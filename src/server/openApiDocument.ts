@@ -5,10 +5,11 @@ const json = (schema: object) => ({ content: { "application/json": { schema } } 
 
 const source = {
     type: "object",
-    required: ["n", "documentId", "source", "name", "score", "scores", "text"],
+    required: ["n", "documentId", "chunkIndex", "source", "name", "score", "scores", "text"],
     properties: {
         n: { type: "integer", description: "number of the source in the prompt and in citations like [1]" },
         documentId: { type: "string" },
+        chunkIndex: { type: "integer", description: "the chunk's position in its document, from 0, as GET /kbs/{kb}/documents/{id} lists them" },
         source: { type: "string" },
         name: { type: "string", description: "file name to show" },
         page: { type: "integer" },
@@ -30,13 +31,119 @@ const source = {
 
 const answer = {
     type: "object",
-    required: ["answer", "refused", "language", "sources", "timings"],
+    required: ["answer", "refused", "language", "sources", "finishReason", "usage", "timings"],
     properties: {
         answer: { type: "string" },
         refused: { type: "boolean", description: "true when no chunk passed the threshold: the answer is the fixed refusal and no model was asked" },
         language: { type: "string", enum: ["zh", "en"] },
         sources: { type: "array", items: source },
+        finishReason: { type: "string", enum: ["stop", "length", "abort"], description: "`length`: cut at the answer's token budget" },
+        usage: { type: "object", properties: { promptTokens: { type: "integer" }, completionTokens: { type: "integer" } } },
         timings: { type: "object", properties: { retrievalMs: { type: "number" }, generationMs: { type: "number" }, totalMs: { type: "number" } } },
+    },
+};
+
+const errorBody = { type: "object", required: ["error"], properties: { error: { type: "object", required: ["code", "message"], properties: { code: { type: "string" }, message: { type: "string" } } } } };
+
+/**
+ * A Server-Sent Events response: each event is an `event: <name>` line and a `data: <JSON>` line;
+ * `events` gives each name's JSON.
+ */
+function eventStream(description: string, events: Record<string, object>) {
+    return {
+        "text/event-stream": {
+            schema: {
+                description,
+                oneOf: Object.entries(events).map(([event, data]) => ({
+                    type: "object", required: ["event", "data"], properties: { event: { const: event }, data },
+                })),
+            },
+        },
+    };
+}
+
+const askEvents = eventStream("Sent in order: `sources` once, `token` for each piece of the answer, then `done` or `error`.", {
+    sources: { type: "object", required: ["sources"], properties: { sources: { type: "array", items: source } } },
+    token: { type: "object", required: ["text"], properties: { text: { type: "string" } } },
+    done: { ...answer, required: answer.required.filter((field) => field !== "sources"), description: "the result, without the sources sent first" },
+    error: errorBody,
+});
+
+const fileOutcome = {
+    type: "object",
+    required: ["name", "status", "chunks"],
+    properties: {
+        name: { type: "string" },
+        status: { type: "string", enum: ["ingested", "unchanged", "skipped", "failed"], description: "`skipped`: a type Yizhi does not read" },
+        chunks: { type: "integer" },
+        documentId: { type: "string" },
+        duplicateOf: { type: "string", description: "the stored document with the same text" },
+        reason: { type: "string" },
+    },
+};
+
+const uploadEvents = eventStream("Sent with Accept: text/event-stream: `progress` (at most 4 a second) while the files are parsed and embedded, then `done` or `error`.", {
+    progress: {
+        type: "object",
+        properties: {
+            filesDone: { type: "integer" }, filesTotal: { type: "integer" }, chunksEmbedded: { type: "integer" },
+            bytesDone: { type: "integer", description: "bytes of the files done, and of those under way in proportion to their chunks embedded" },
+            bytesTotal: { type: "integer" },
+            active: {
+                type: "array",
+                items: {
+                    type: "object",
+                    properties: { file: { type: "string" }, stage: { enum: ["parsing", "embedding"] }, chunksEmbedded: { type: "integer" }, chunks: { type: "integer", description: "0 while parsing" } },
+                },
+            },
+        },
+    },
+    done: { type: "object", required: ["files"], properties: { files: { type: "array", items: fileOutcome } } },
+    error: errorBody,
+});
+
+const chatMessage = { type: "object", required: ["role", "content"], properties: { role: { enum: ["system", "user", "assistant"] }, content: { type: "string" } } };
+const usage = { type: "object", properties: { prompt_tokens: { type: "integer" }, completion_tokens: { type: "integer" }, total_tokens: { type: "integer" } } };
+const chatCompletion = {
+    type: "object",
+    required: ["id", "object", "created", "model", "choices"],
+    properties: {
+        id: { type: "string" },
+        object: { const: "chat.completion" },
+        created: { type: "integer" },
+        model: { type: "string", description: "the knowledge base" },
+        choices: {
+            type: "array",
+            items: {
+                type: "object",
+                properties: { index: { type: "integer" }, message: chatMessage, finish_reason: { enum: ["stop", "length"] } },
+            },
+        },
+        usage,
+        sources: { type: "array", items: source, description: "Yizhi's own: the chunks the answer was written from" },
+        refused: { type: "boolean", description: "Yizhi's own: nothing relevant was found" },
+    },
+};
+const chatCompletionEvents = {
+    "text/event-stream": {
+        schema: {
+            description: "Unnamed `data: <JSON>` lines of chat.completion.chunk objects, as OpenAI sends them, ending with `data: [DONE]`. " +
+                "The last chunk with choices carries `finish_reason`, `sources` and `refused`; with stream_options.include_usage a chunk with `usage` and no choices follows.",
+            type: "object",
+            properties: {
+                id: { type: "string" },
+                object: { const: "chat.completion.chunk" },
+                created: { type: "integer" },
+                model: { type: "string" },
+                choices: {
+                    type: "array",
+                    items: { type: "object", properties: { index: { type: "integer" }, delta: { type: "object", properties: { role: { const: "assistant" }, content: { type: "string" } } }, finish_reason: { enum: ["stop", "length", null] } } },
+                },
+                usage,
+                sources: { type: "array", items: source },
+                refused: { type: "boolean" },
+            },
+        },
     },
 };
 
@@ -48,7 +155,7 @@ export const openApiDocument = {
         responses: {
             Error: {
                 description: "An error: 400 invalid input (the message names the field), 401 missing or wrong API key, 403 the key lacks the role, 404, 409, 413 too large, 429 rate limited, 502 a model server refused the request or failed mid-answer, 503 busy, models not loaded or a model server unreachable, 507 disk full",
-                ...json({ type: "object", properties: { error: { type: "object", required: ["code", "message"], properties: { code: { type: "string" }, message: { type: "string" } } } } }),
+                ...json(errorBody),
             },
         },
     },
@@ -81,7 +188,7 @@ export const openApiDocument = {
                         stream: { type: "boolean" },
                     },
                 }),
-                responses: { 200: { description: "the answer", ...json(answer) }, 400: error, 401: error, 404: error, 503: error },
+                responses: { 200: { description: "the answer, as JSON or streamed", content: { ...json(answer).content, ...askEvents } }, 400: error, 401: error, 404: error, 503: error },
             },
         },
         "/kbs": {
@@ -92,14 +199,29 @@ export const openApiDocument = {
         "/kbs/{kb}/documents": {
             get: { summary: "list documents", parameters: [kbParam], responses: { 200: { description: "{ documents: [{ id, source, name, chunks, hash, format, sizeBytes, ingestedAt }] }" }, 404: error } },
             post: {
-                summary: "upload documents (multipart field `files`, several files)",
+                summary: "upload documents (multipart field `files`, several files); with Accept: text/event-stream, their progress as they are read",
                 parameters: [kbParam],
                 requestBody: { content: { "multipart/form-data": { schema: { type: "object", properties: { files: { type: "array", items: { type: "string", format: "binary" } } } } } } },
-                responses: { 200: { description: "{ files: [{ name, status: ingested|unchanged|skipped|failed, chunks, documentId?, duplicateOf?, reason? }] }" }, 400: error, 403: error, 404: error, 413: error, 429: error },
+                responses: {
+                    200: { description: "each file's outcome", content: { ...json({ type: "object", required: ["files"], properties: { files: { type: "array", items: fileOutcome } } }).content, ...uploadEvents } },
+                    400: error, 403: error, 404: error, 413: error, 429: error,
+                },
             },
         },
         "/kbs/{kb}/documents/{id}": {
-            delete: { summary: "delete a document", parameters: [kbParam, { name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 204: { description: "deleted" }, 404: error } },
+            get: {
+                summary: "a document and its chunks in order, as `yizhi docs show` prints them",
+                description: "`id` is the document's id, a unique start of it, or its file name.",
+                parameters: [kbParam, { name: "id", in: "path", required: true, schema: { type: "string" } }],
+                responses: {
+                    200: {
+                        description: "{ document: { id, source, name, chunks, hash, format, sizeBytes, ingestedAt }, chunks: [{ index, text, page?, headingPath? }] }",
+                    },
+                    404: error,
+                    400: { description: "the name is shared by several documents (ambiguous_document): use the id", ...json(errorBody) },
+                },
+            },
+            delete: { summary: "delete a document (named as for GET)", parameters: [kbParam, { name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 204: { description: "deleted" }, 404: error } },
         },
         "/v1/models": { get: { summary: "OpenAI-compatible: the knowledge bases, as models", responses: { 200: { description: "{ object: list, data: [{ id, object: model }] }" } } } },
         "/mcp": {
@@ -120,7 +242,7 @@ export const openApiDocument = {
                     required: ["model", "messages"],
                     properties: {
                         model: { type: "string" },
-                        messages: { type: "array" },
+                        messages: { type: "array", items: chatMessage },
                         stream: { type: "boolean" },
                         stream_options: { type: "object", properties: { include_usage: { type: "boolean" } } },
                         max_tokens: { type: "integer", minimum: 1 },
@@ -128,7 +250,7 @@ export const openApiDocument = {
                         temperature: { type: "number", minimum: 0, maximum: 2 },
                     },
                 }),
-                responses: { 200: { description: "a chat.completion, or a stream of chat.completion.chunk" }, 400: error, 404: error },
+                responses: { 200: { description: "a chat.completion, or a stream of chat.completion.chunk", content: { ...json(chatCompletion).content, ...chatCompletionEvents } }, 400: error, 404: error },
             },
         },
     },

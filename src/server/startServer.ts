@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import type { Config } from "../config/schema.js";
-import { ListenError, ModelServerError, StorageUnavailableError, YizhiError } from "../errors.js";
+import { ListenError, ModelsNotReadyError, StorageUnavailableError, YizhiError } from "../errors.js";
 import type { Models } from "../models/models.js";
 import { Yizhi } from "../yizhi.js";
 import { createApp, type Readiness } from "./createApp.js";
@@ -38,7 +38,7 @@ function storageReasonOf(error: unknown): string {
 
 /** What `/readyz` may say of a model error: a local model's names files on the server, so only the log has it. */
 function modelReasonOf(error: unknown): string {
-    return error instanceof ModelServerError ? error.reason : "The models could not be loaded; the server's log says why.";
+    return error instanceof ModelsNotReadyError ? error.reason : "The models could not be loaded; the server's log says why.";
 }
 
 /** Attempts run again every `RETRY_MS` until each succeeds, all stopped by `stop`. */
@@ -136,9 +136,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     });
     const models = retries.untilReady(async () => {
         const checks = await yizhi.models.check();
-        readiness.models = checks.map(({ role, provider, ok }) => ({ role, provider, ok }));
-        const failed = checks.find((check) => !check.ok);
-        if (failed != null) throw failed.error;
+        readiness.models = checks.map(({ role, provider, ok, error }) => ({
+            role, provider, ok, ...(!ok ? { error: error instanceof YizhiError ? error.code : "internal_error" as const } : {}),
+        }));
+        const failed = checks.filter((check) => !check.ok);
+        if (failed.length > 0) throw new ModelsNotReadyError(failed);
     }, (failure) => {
         parts.models = failure == null ? { ready: true, failure: undefined } : { ready: false, failure: modelReasonOf(failure) };
         update();

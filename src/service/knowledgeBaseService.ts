@@ -84,7 +84,7 @@ export class KnowledgeBaseService {
         const matches = byPrefix.length > 0 ? byPrefix : byName;
         if (matches.length === 1) return matches[0]!;
         if (matches.length === 0) throw new DocumentNotFoundError(name, given);
-        throw new AmbiguousDocumentError(name, given, matches.map((document) => `${document.id} (${document.source})`));
+        throw new AmbiguousDocumentError(name, given, matches);
     }
 
     /** A document's chunks in document order. */
@@ -112,11 +112,11 @@ export class KnowledgeBaseService {
     }
 
     /** Ingests uploaded files; each is stored under its file name, replacing an earlier upload of that name. */
-    public async upload(name: string, files: readonly UploadedFile[]): Promise<UploadOutcome[]> {
+    public async upload(name: string, files: readonly UploadedFile[], options: Pick<IngestRunOptions, "onProgress"> = {}): Promise<UploadOutcome[]> {
         await this.assertExists(name);
         return this.withWriter(name, { create: false }, async (writer) => {
             const sources = files.map((file) => ({ source: file.name, fileName: file.name, bytes: file.bytes }));
-            const outcomes = await ingestSources(sources, this.ingestOptions(writer));
+            const outcomes = await ingestSources(sources, { ...this.ingestOptions(writer), ...options });
             return outcomes.map(({ path: source, ...outcome }) => ({ name: source, ...outcome }));
         });
     }

@@ -1,6 +1,7 @@
 import { Embeddings } from "@langchain/core/embeddings";
 import type { LlamaEmbeddingContext, LlamaModel, Token } from "node-llama-cpp";
 import type { Embedder, EmbedderIdentity } from "../models.js";
+import { LoadOnce } from "./loadOnce.js";
 import { WaitQueue } from "../waitQueue.js";
 
 /** What the embedder needs once its model is loaded. */
@@ -24,21 +25,24 @@ export interface LoadedEmbeddingModel {
 export class LlamaEmbeddings extends Embeddings implements Embedder {
     /** Inputs cut to fit the context since this embedder was created. */
     public truncatedInputs = 0;
-    private loaded?: Promise<LoadedEmbeddingModel & { freeContexts: WaitQueue<LlamaEmbeddingContext> }>;
-
-    private identified?: Promise<EmbedderIdentity>;
+    private readonly loaded: LoadOnce<LoadedEmbeddingModel & { freeContexts: WaitQueue<LlamaEmbeddingContext> }>;
+    private readonly identified: LoadOnce<EmbedderIdentity>;
 
     /**
      * @param load loads the model, on the first text to embed.
      * @param identify reads which weights the model file holds, without loading them.
      */
-    public constructor(private readonly load: () => Promise<LoadedEmbeddingModel>, private readonly identify: () => Promise<EmbedderIdentity>) {
+    public constructor(load: () => Promise<LoadedEmbeddingModel>, identify: () => Promise<EmbedderIdentity>) {
         super({});
+        this.loaded = new LoadOnce(async () => {
+            const loaded = await load();
+            return { ...loaded, freeContexts: new WaitQueue(loaded.contexts, Number.POSITIVE_INFINITY) };
+        });
+        this.identified = new LoadOnce(identify);
     }
 
     public identity(): Promise<EmbedderIdentity> {
-        this.identified ??= this.identify();
-        return this.identified;
+        return this.identified.get();
     }
 
     public override async embedDocuments(texts: string[]): Promise<number[][]> {
@@ -52,8 +56,7 @@ export class LlamaEmbeddings extends Embeddings implements Embedder {
     private async embed(text: string): Promise<number[]> {
         // An empty input gives an empty vector (or one of nothing but spacing), which no index can search with.
         if (text.trim() === "") throw new RangeError("Cannot embed an empty text.");
-        this.loaded ??= this.load().then((loaded) => ({ ...loaded, freeContexts: new WaitQueue(loaded.contexts, Number.POSITIVE_INFINITY) }));
-        const { model, contexts, contextSize, freeContexts } = await this.loaded;
+        const { model, contexts, contextSize, freeContexts } = await this.loaded.get();
         let tokens: Token[] = model.tokenize(text);
         if (tokens.length === 0) throw new RangeError("Cannot embed an empty text.");
         // node-llama-cpp refuses an input (with its BOS/EOS) that fills the whole context.

@@ -9,6 +9,7 @@ import { resolveModelPath } from "../resolveModelPath.js";
 import { LlamaChatModel } from "./llamaChatModel.js";
 import { LlamaEmbeddings, type LoadedEmbeddingModel } from "./llamaEmbeddings.js";
 import { LlamaReranker } from "./llamaReranker.js";
+import { LoadOnce } from "./loadOnce.js";
 
 export type LocalModelsConfig = Pick<Config,
     "gpu" | "threads" | "modelsDir" | "llmModel" | "embeddingModel" | "contextSize" | "embeddingContextSize" | "embeddingContexts" |
@@ -23,20 +24,19 @@ export class LocalModels {
     /** The embedder, identified from its GGUF header; its model loads on the first text it embeds. */
     public readonly embeddings = new LlamaEmbeddings(() => this.loadEmbeddingModel(), () => this.readEmbedderIdentity());
     private llama?: Promise<Llama>;
-    private chatModel?: Promise<LlamaChatModel>;
-    private reranker?: Promise<LlamaReranker>;
+    private readonly chatModel = new LoadOnce(() => this.loadChatModel());
+    private reranker?: LoadOnce<LlamaReranker>;
 
     public constructor(private readonly config: LocalModelsConfig) {}
 
     public getChatModel(): Promise<LlamaChatModel> {
-        this.chatModel ??= this.loadChatModel();
-        return this.chatModel;
+        return this.chatModel.get();
     }
 
     /** The reranker of `rerankerModel`, loaded on first use. */
     public getReranker(rerankerModel: string): Promise<LlamaReranker> {
-        this.reranker ??= this.loadReranker(rerankerModel);
-        return this.reranker;
+        this.reranker ??= new LoadOnce(() => this.loadReranker(rerankerModel));
+        return this.reranker.get();
     }
 
     public async dispose(): Promise<void> {

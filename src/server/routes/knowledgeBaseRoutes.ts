@@ -3,7 +3,9 @@ import multer from "multer";
 import { z } from "zod";
 import { can } from "../../keys/principal.js";
 import { authorize, principalOf } from "../authenticate.js";
-import { HttpError } from "../httpErrors.js";
+import type { IngestProgress } from "../../../ingest/ingestFiles.js";
+import { openEventStream } from "../eventStream.js";
+import { describeError, HttpError } from "../httpErrors.js";
 import { summarizeDocument } from "../../store/records.js";
 import type { KnowledgeBaseService, UploadedFile } from "../../service/knowledgeBaseService.js";
 import { parseBody } from "../parseBody.js";
@@ -11,6 +13,8 @@ import { safeFileName } from "../safeFileName.js";
 import { boundedMemoryStorage } from "../boundedMemoryStorage.js";
 
 const MAX_FILES_PER_UPLOAD = 100;
+/** A streamed upload's progress events come at most this often. */
+const PROGRESS_EVERY_MS = 250;
 
 export interface KnowledgeBaseRoutesOptions {
     /** Largest file of an upload. */
@@ -60,18 +64,70 @@ export function knowledgeBaseRoutes(service: KnowledgeBaseService, options: Know
         authorize(res, "write", String(req.params.kb));
         next();
     };
+    router.get("/kbs/:kb/documents/:id", async (req, res) => {
+        authorize(res, "read", req.params.kb);
+        const document = await service.findDocument(req.params.kb, req.params.id);
+        const chunks = await service.chunksOf(req.params.kb, document);
+        const summary = summarizeDocument(document);
+        res.json({
+            document: { ...summary, source: summary.name },
+            chunks: chunks.map(({ index, text, page, headingPath }) => ({ index, text, ...(page != null ? { page } : {}), ...(headingPath != null ? { headingPath } : {}) })),
+        });
+    });
+
     router.post("/kbs/:kb/documents", mayWrite, upload.array("files", MAX_FILES_PER_UPLOAD), async (req, res) => {
         const received = (req.files ?? []) as Express.Multer.File[];
         if (received.length === 0) throw new HttpError("no_files", "Send the documents as multipart/form-data in the field \"files\".");
         // A file of a type Yizhi does not read comes back `skipped`, the others are stored all the same.
         const files: UploadedFile[] = received.map((file) => ({ name: safeFileName(file.originalname), bytes: file.buffer }));
-        res.json({ files: await service.upload(String(req.params.kb), files) });
+        const kb = String(req.params.kb);
+        if (!(req.get("accept") ?? "").includes("text/event-stream")) {
+            res.json({ files: await service.upload(kb, files) });
+            return;
+        }
+        // Streamed: what each file under way has got to, then the outcomes (or the error).
+        await service.assertExists(kb);
+        const events = openEventStream(res);
+        const progress = throttled(PROGRESS_EVERY_MS, (update: IngestProgress) => events.send("progress", update));
+        try {
+            const outcomes = await service.upload(kb, files, { onProgress: progress.call });
+            progress.flush();
+            events.send("done", { files: outcomes });
+        } catch (error) {
+            const { code, message } = describeError(error);
+            events.send("error", { error: { code, message } });
+        }
+        events.end();
     });
 
     router.delete("/kbs/:kb/documents/:id", async (req, res) => {
         authorize(res, "write", req.params.kb);
-        await service.deleteDocument(req.params.kb, req.params.id);
+        // Named as for GET: its id, a unique start of it, or its file name.
+        const document = await service.findDocument(req.params.kb, req.params.id);
+        await service.deleteDocument(req.params.kb, document.id);
         res.status(204).end();
     });
     return router;
+}
+
+/** `call` passes a value on at most every `intervalMs`, keeping the latest; `flush` passes on the one held back. */
+function throttled<T>(intervalMs: number, send: (value: T) => void): { call: (value: T) => void; flush: () => void } {
+    let last = 0;
+    let pending: { value: T } | undefined;
+    return {
+        call(value) {
+            const now = performance.now();
+            if (now - last >= intervalMs) {
+                last = now;
+                pending = undefined;
+                send(value);
+            } else {
+                pending = { value };
+            }
+        },
+        flush() {
+            if (pending != null) send(pending.value);
+            pending = undefined;
+        },
+    };
 }
