@@ -5,7 +5,8 @@ import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fixture, makeTempDir, repoRoot } from "./helpers.js";
-import { runCli } from "./runCli.js";
+import { runCli, startCli } from "./runCli.js";
+import { freePort } from "./testDatabases.js";
 import { DEFAULT_EMBEDDING_MODEL } from "../src/config/schema.js";
 import { testEnv, testSettings } from "./testConfig.js";
 
@@ -280,6 +281,35 @@ describe("the yizhi command", () => {
         } finally {
             blocker.close();
         }
+    });
+
+    it("serve logs a line per request at the configured level, never the API key", async () => {
+        const secret = "request-log-secret-key";
+        const logOf = async (level: string) => {
+            const port = await freePort();
+            const child = startCli(["serve", "--port", String(port)], { ...env, YIZHI_LOG_LEVEL: level, YIZHI_API_KEY: secret });
+            let stderr = "";
+            child.stderr!.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+            const exited = new Promise((resolve) => child.on("close", resolve));
+            try {
+                // At level warn the "listening" line is not logged either: the health probe says when it is up.
+                while (await fetch(`http://127.0.0.1:${port}/healthz`).then((response) => !response.ok, () => true)) await new Promise((resolve) => setTimeout(resolve, 100));
+                assert.equal((await fetch(`http://127.0.0.1:${port}/kbs`, { headers: { authorization: `Bearer ${secret}` } })).status, 200);
+                assert.equal((await fetch(`http://127.0.0.1:${port}/kbs`, { headers: { authorization: "Bearer wrong-key" } })).status, 401);
+                await new Promise((resolve) => setTimeout(resolve, 300));
+            } finally {
+                child.kill("SIGTERM");
+                await exited;
+            }
+            return stderr.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line) as { level: number; msg: string; req?: { method: string; url: string }; res?: { statusCode: number } });
+        };
+        const info = await logOf("info");
+        const requests = info.filter((line) => line.req != null);
+        assert.deepEqual(requests.map(({ level, req, res }) => [level, req!.method, req!.url, res!.statusCode]), [[30, "GET", "/kbs", 200], [40, "GET", "/kbs", 401]]);
+        assert.match(requests[0]!.msg, /^GET \/kbs 200 \d+ ms$/);
+        const warn = await logOf("warn");
+        assert.deepEqual(warn.filter((line) => line.req != null).map(({ res }) => res!.statusCode), [401], "warn keeps only the failed request");
+        assert.ok(![...info, ...warn].some((line) => JSON.stringify(line).includes(secret) || JSON.stringify(line).includes("wrong-key")), "no key is logged");
     });
 
     it("kb delete on a terminal asks first, and deletes only on yes", async () => {

@@ -106,7 +106,7 @@ describe("loadConfig", () => {
             YIZHI_EMBEDDING_BATCH_TOKENS: "2000", YIZHI_LLM_PROVIDER: "openai", YIZHI_LLM_BASE_URL: "http://gpu-box:8000/v1/", YIZHI_LLM_API_KEY: "l-key",
             YIZHI_LLM_TIMEOUT_SECONDS: "12", YIZHI_LLM_RETRIES: "4", YIZHI_RERANKER_PROVIDER: "tei", YIZHI_RERANKER_BASE_URL: "https://tei.example",
             YIZHI_RERANKER_API_KEY: "r-key", YIZHI_RERANKER_TIMEOUT_SECONDS: "13", YIZHI_RERANKER_RETRIES: "0", YIZHI_RERANKER_CONCURRENCY: "5",
-            YIZHI_RERANKER_SCORES: "logit",
+            YIZHI_RERANKER_SCORES: "logit", YIZHI_LOG_LEVEL: "warn",
         };
         assert.deepEqual(Object.keys(env).sort(), Object.values(envNames).sort());
         const { config, origins } = loadConfig({ env, cwd });
@@ -125,7 +125,7 @@ describe("loadConfig", () => {
             embeddingRetries: 1, embeddingConcurrency: 3, embeddingBatchSize: 16, embeddingBatchTokens: 2000, llmProvider: "openai",
             llmBaseUrl: "http://gpu-box:8000/v1", llmApiKey: "l-key", llmTimeoutSeconds: 12, llmRetries: 4, rerankerProvider: "tei",
             rerankerBaseUrl: "https://tei.example", rerankerApiKey: "r-key", rerankerTimeoutSeconds: 13, rerankerRetries: 0, rerankerConcurrency: 5,
-            rerankerScores: "logit",
+            rerankerScores: "logit", logLevel: "warn",
         });
         for (const key of Object.keys(envNames) as ConfigKey[]) assert.equal(origins[key], "env", key);
     });

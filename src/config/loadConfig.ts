@@ -54,6 +54,7 @@ export const envNames: Record<ConfigKey, string> = {
     maxQueuedQuestions: "YIZHI_MAX_QUEUED_QUESTIONS",
     host: "YIZHI_HOST",
     port: "YIZHI_PORT",
+    logLevel: "YIZHI_LOG_LEVEL",
     allowedHosts: "YIZHI_ALLOWED_HOSTS",
     apiKey: "YIZHI_API_KEY",
     maxUploadBytes: "YIZHI_MAX_UPLOAD_BYTES",

@@ -113,6 +113,8 @@ export const configSchema = z.object({
     /** Address `yizhi serve` listens on; loopback unless you mean to expose it. */
     host: z.string().min(1).default("127.0.0.1"),
     port: z.number().int().min(0).max(65535).default(8080),
+    /** What `serve` logs: `info` is a line per request and per error; `warn` only failed requests (4xx, 5xx) and errors; `silent` nothing. */
+    logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
     /**
      * Host names (comma-separated) the server answers to, against DNS rebinding. Unset: the loopback
      * names when `host` is a loopback address, any name otherwise.

@@ -1,6 +1,7 @@
 import path from "node:path";
 import express, { type Express } from "express";
 import helmet from "helmet";
+import type { Logger } from "pino";
 import { errorStatus, type ErrorCode } from "../errors.js";
 import type { ModelProviderName, ModelRoleName } from "../models/models.js";
 import { packageRoot } from "../packageRoot.js";
@@ -8,6 +9,7 @@ import { errorHandler, sendError } from "./httpErrors.js";
 import type { KnowledgeBaseService } from "../service/knowledgeBaseService.js";
 import { openApiDocument } from "./openApiDocument.js";
 import { clientRateLimit } from "./rateLimits.js";
+import { requestLog } from "./requestLog.js";
 import type { KeyStore } from "../keys/keyStore.js";
 import { authenticate, principalOf } from "./authenticate.js";
 import { requireKnownHost } from "./sameOrigin.js";
@@ -40,6 +42,8 @@ export interface AppOptions {
     uploadsPerMinute: number;
     /** Where unexpected errors are reported (the client only sees "Internal server error"). */
     log: (error: unknown) => void;
+    /** Logs a line per request; none when absent. */
+    requestLogger?: Logger;
 }
 
 /** JSON bodies larger than this are refused with 413; documents come as multipart uploads instead. */
@@ -49,6 +53,7 @@ const MAX_JSON_BODY = "1mb";
 export function createApp(options: AppOptions): Express {
     const app = express();
     app.disable("x-powered-by");
+    if (options.requestLogger != null) app.use(requestLog(options.requestLogger));
     app.use(helmet({
         // The page loads its scripts and styles from here, never inline; nobody may frame it.
         contentSecurityPolicy: {

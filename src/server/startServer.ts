@@ -1,9 +1,11 @@
 import type { AddressInfo } from "node:net";
 import type { Config } from "../config/schema.js";
 import { ListenError, ModelsNotReadyError, StorageUnavailableError, YizhiError } from "../errors.js";
+import type { Logger } from "pino";
 import type { Models } from "../models/models.js";
 import { Yizhi } from "../yizhi.js";
 import { createApp, type Readiness } from "./createApp.js";
+import { createLogger } from "./requestLog.js";
 import { allowedHostNames } from "./sameOrigin.js";
 import { KeyStore } from "../keys/keyStore.js";
 
@@ -15,6 +17,9 @@ export interface StartServerOptions {
     port?: number;
     /** Defaults to `config.apiKey`. */
     apiKey?: string;
+    /** Where requests and errors are logged; default: JSON lines on stderr at `config.logLevel`. */
+    logger?: Logger;
+    /** Where errors go instead of `logger` (a test's list); requests are then not logged unless `logger` is given too. */
     log?: (error: unknown) => void;
     /** Default: the models `config` names, from their providers. */
     models?: Models;
@@ -77,8 +82,12 @@ class Retries {
 }
 
 /** One line for a `YizhiError`, which says what to do; the stack of anything else. */
-function logError(error: unknown): void {
-    console.error(error instanceof YizhiError ? `yizhi: ${error.message}` : error);
+function errorLog(logger: Logger): (error: unknown) => void {
+    return (error) => {
+        if (error instanceof YizhiError) logger.error(error.message);
+        else if (typeof error === "string") logger.error(error);
+        else logger.error({ err: error }, "unexpected error");
+    };
 }
 
 /**
@@ -87,7 +96,8 @@ function logError(error: unknown): void {
  */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
     const { config } = options;
-    const log = options.log ?? logError;
+    const logger = options.logger ?? (options.log == null ? createLogger({ level: config.logLevel }) : undefined);
+    const log = options.log ?? errorLog(logger!);
     const yizhi = new Yizhi(config, options.models);
     const readiness: Readiness = { ready: false };
     const apiKey = options.apiKey ?? config.apiKey;
@@ -102,6 +112,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         questionsPerMinute: config.questionsPerMinute,
         uploadsPerMinute: config.uploadsPerMinute,
         log,
+        ...(logger != null ? { requestLogger: logger } : {}),
         ...(allowedHosts != null ? { allowedHosts } : {}),
         ...(apiKey != null ? { apiKey } : {}),
     });

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { createLogger } from "../../server/requestLog.js";
 import { startServer } from "../../server/startServer.js";
 import { configFromCommand, parseInteger } from "../globalOptions.js";
 
@@ -9,10 +10,11 @@ export function registerServeCommand(program: Command): void {
         .option("--port <port>", "port ($YIZHI_PORT, default 8080)", parseInteger)
         .action(async (flags: { host?: string; port?: number }, command: Command) => {
             const { config } = configFromCommand(command, { host: flags.host, port: flags.port });
-            const server = await startServer({ config });
-            process.stderr.write(`Yizhi is listening on ${server.url} (loading models…)\n`);
+            const logger = createLogger({ level: config.logLevel, pretty: process.stderr.isTTY });
+            const server = await startServer({ config, logger });
+            logger.info(`Yizhi is listening on ${server.url} (loading models…)`);
             // startServer logs why it is not ready.
-            server.ready.then(() => process.stderr.write("Models loaded; ready.\n"), () => undefined);
+            server.ready.then(() => logger.info("Models loaded; ready."), () => undefined);
             await new Promise<void>((resolve) => {
                 process.once("SIGINT", resolve);
                 process.once("SIGTERM", resolve);
