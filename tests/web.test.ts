@@ -30,8 +30,10 @@ interface OpenedPage {
     problems: string[];
 }
 
-async function openPage(browser: Browser, url: string): Promise<OpenedPage> {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "zh-CN" });
+async function openPage(browser: Browser, url: string, options: { width?: number; height?: number; colorScheme?: "light" | "dark" } = {}): Promise<OpenedPage> {
+    const context = await browser.newContext({
+        viewport: { width: options.width ?? 1280, height: options.height ?? 900 }, locale: "zh-CN", colorScheme: options.colorScheme ?? "light",
+    });
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
     const problems: string[] = [];
@@ -79,12 +81,27 @@ async function waitForCount(locator: Locator, count: number): Promise<void> {
     assert.equal(await locator.count(), count);
 }
 
-async function setAdvanced(page: Page, settings: { topK: string; scoreThreshold: string; mode?: string }): Promise<void> {
+async function setAdvanced(page: Page, settings: { topK: string; scoreThreshold: string; mode?: string; lexicalThreshold?: string }): Promise<void> {
     const advanced = page.getByTestId("advanced");
     if ((await advanced.getAttribute("open")) == null) await advanced.locator("summary").click();
     await page.getByTestId("topk-input").fill(settings.topK);
     await page.getByTestId("threshold-input").fill(settings.scoreThreshold);
+    await page.getByTestId("lexical-threshold-input").fill(settings.lexicalThreshold ?? "");
     await page.getByTestId("mode-input").selectOption(settings.mode ?? "");
+}
+
+/** Polls `condition` (the page's CSP forbids the string functions of page.waitForFunction) for up to 10 s. */
+async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
+    for (let tries = 0; tries < 100; tries++) {
+        if (await condition()) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.fail("the page never got there");
+}
+
+/** Whitespace collapsed: markdown shows paragraphs where the model wrote blank lines. */
+function words(text: string): string {
+    return text.replace(/\s+/g, " ").trim();
 }
 
 /** Asks through the page; resolves with the request body once the answer block has finished. */
@@ -110,7 +127,7 @@ function sseBody(events: [string, unknown][]): string {
 }
 
 function scriptedSource(n: number, text: string): Record<string, unknown> {
-    return { n, documentId: `doc-${n}`, source: `/docs/文件${n}.md`, name: `文件${n}.md`, score: 0.5 + n / 10, text };
+    return { n, documentId: `doc-${n}`, chunkIndex: 0, source: `/docs/文件${n}.md`, name: `文件${n}.md`, score: 0.5 + n / 10, scores: { fused: 0.5 }, text };
 }
 
 /** Runs in the browser, which has it; this test program is compiled without the DOM library. */
@@ -193,12 +210,12 @@ describe("the web page", () => {
         const refused = await ask(page, "今天天气怎么样？");
         assert.equal(refused.body.mode, "dense");
         assert.equal(await refused.answer.getAttribute("data-state"), "refused");
-        assert.deepEqual(refused.body.history, [
-            { role: "user", content: "大模型推理有哪些优化方法？" },
-            { role: "assistant", content: answerText },
+        assert.deepEqual(refused.body.history?.map(({ role, content }) => [role, words(content)]), [
+            ["user", "大模型推理有哪些优化方法？"],
+            ["assistant", words(answerText)],
         ]);
         assert.equal(await refused.answer.getByTestId("refusal-label").innerText(), "未找到相关内容");
-        assert.equal(await refused.answer.getByTestId("answer").innerText(), "根据已知信息无法回答该问题");
+        assert.equal((await refused.answer.getByTestId("answer").innerText()).trim(), "根据已知信息无法回答该问题");
         assert.equal(await refused.answer.getByTestId("source-card").count(), 0);
         assert.notEqual(await backgroundOf(refused.answer), await backgroundOf(first.answer));
         await page.screenshot({ path: path.join(artifactsDir, "refusal.png") });
@@ -240,7 +257,7 @@ describe("the web page", () => {
             ]),
         }));
         const { answer } = await ask(page, "有 HTML 吗？");
-        assert.equal(await answer.getByTestId("answer").innerText(), answerText);
+        assert.equal((await answer.getByTestId("answer").innerText()).trim(), answerText);
         assert.equal(await answer.locator("script, b").count(), 0);
         assert.equal(await page.evaluate("typeof window.__pwned"), "undefined");
         assert.deepEqual(await answer.getByTestId("citation").allInnerTexts(), ["[2]", "【1】"]);
@@ -259,6 +276,215 @@ describe("the web page", () => {
         assert.equal(await page.getByTestId("ask-button").isEnabled(), true);
         await closePage(opened);
     });
+
+    it("renders an answer as sanitised markdown: formatting shown, nothing that runs or loads, citations outside code only", async () => {
+        const opened = await openPage(browser, server.url);
+        const { page } = opened;
+        await selectKb(page, "测试库");
+        const answerText = [
+            "**要点**如下 [1]：", "", "- 第一条", "- 第二条 `代码 [2]`", "",
+            "[点我](javascript:window.__pwned=1) ![图](http://127.0.0.1:9/track.png) <img src=x onerror=\"window.__pwned=1\">",
+        ].join("\n");
+        await page.route(`${server.url}/ask`, (route) => route.fulfill({
+            status: 200,
+            contentType: "text/event-stream",
+            body: sseBody([
+                ["sources", { sources: [scriptedSource(1, "第一段"), scriptedSource(2, "第二段")] }],
+                ["token", { text: answerText }],
+                ["done", { answer: answerText, refused: false, language: "zh", timings: { retrievalMs: 1, generationMs: 1, totalMs: 2 } }],
+            ]),
+        }));
+        const { answer } = await ask(page, "markdown？");
+        const rendered = answer.getByTestId("answer");
+        assert.equal(await rendered.locator("strong").innerText(), "要点");
+        assert.equal(await rendered.locator("li").count(), 2);
+        assert.equal(await rendered.locator("code").innerText(), "代码 [2]");
+        assert.deepEqual(await answer.getByTestId("citation").allInnerTexts(), ["[1]"], "a citation inside code stays code");
+        assert.equal(await rendered.locator("img, script, [onerror]").count(), 0);
+        assert.equal(await rendered.locator("a[href^='javascript']").count(), 0);
+        assert.match(await rendered.innerText(), /<img src=x onerror=/, "HTML the model wrote is shown as text");
+        assert.equal(await page.evaluate("typeof window.__pwned"), "undefined");
+        assert.equal(await answer.getByTestId("score-meaning").innerText(), "得分是向量与关键词两种排名的融合（RRF，0 到 1，越高越相关）。");
+        await closePage(opened);
+    });
+
+    it("copies an answer, regenerates the last one in place with the same question and history, and labels each turn with its knowledge base", async () => {
+        const opened = await openPage(browser, server.url);
+        const { page } = opened;
+        await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
+        await selectKb(page, "测试库");
+        await setAdvanced(page, { topK: "2", scoreThreshold: "-1" });
+        const first = await ask(page, "第一个问题");
+        const second = await ask(page, "第二个问题");
+        assert.deepEqual(await page.getByTestId("turn-kb").allInnerTexts(), ["测试库", "测试库"]);
+        const secondAnswer = await second.answer.getByTestId("answer").innerText();
+
+        await second.answer.getByTestId("copy-answer").click();
+        await second.answer.getByTestId("copy-answer").filter({ hasText: "已复制" }).waitFor();
+        assert.equal(words(await page.evaluate("navigator.clipboard.readText()") as string), words(secondAnswer));
+
+        const again = page.waitForRequest((request) => request.url().endsWith("/ask"));
+        await second.answer.getByTestId("regenerate").click();
+        const body = (await again).postDataJSON() as AskBody;
+        assert.equal(body.question, "第二个问题");
+        assert.deepEqual(body.history, second.body.history, "the same history as the first try");
+        await second.answer.and(page.locator("[data-state=done]")).waitFor();
+        assert.equal(await page.getByTestId("answer-block").count(), 2, "in place: no new turn");
+
+        // Only the last answer can be regenerated: the first one's button does nothing.
+        let asked = false;
+        page.on("request", (request) => {
+            if (request.url().endsWith("/ask")) asked = true;
+        });
+        await first.answer.getByTestId("regenerate").click();
+        await page.waitForTimeout(300);
+        assert.equal(asked, false);
+        await closePage(opened);
+    });
+
+    it("opens a source's document at the cited chunk, lists documents with their time and filters them by name", async () => {
+        const opened = await openPage(browser, server.url);
+        const { page } = opened;
+        await selectKb(page, "测试库");
+        await setAdvanced(page, { topK: "3", scoreThreshold: "-1" });
+        const { answer } = await ask(page, "大模型推理有哪些优化方法？");
+        const card = answer.getByTestId("source-card").first();
+        const cited = await card.getByTestId("source-text").innerText();
+        await card.getByTestId("source-open").click();
+        const dialog = page.getByTestId("document-dialog");
+        await dialog.waitFor();
+        const highlighted = dialog.locator("[data-testid=document-chunk][data-highlighted=true]");
+        assert.equal(await highlighted.count(), 1);
+        // The card shows what went into the prompt: the chunk, or the part of it that fitted.
+        assert.ok(words(await highlighted.locator(".chunk-text").innerText()).startsWith(words(cited)));
+        assert.ok(await dialog.getByTestId("document-chunk").count() >= 1);
+        assert.equal(await dialog.getByTestId("document-title").innerText(), await card.getByTestId("source-name").innerText());
+        await page.screenshot({ path: path.join(artifactsDir, "document-viewer.png") });
+        await page.getByTestId("document-close").click();
+        await dialog.waitFor({ state: "hidden" });
+
+        for (const time of await page.getByTestId("doc-time").allInnerTexts()) assert.match(time, /^导入于 \d{4}/);
+        await page.getByTestId("doc-filter").fill("BIG5");
+        assert.deepEqual(await page.locator("[data-testid=doc-item]:visible [data-testid=doc-name]").allInnerTexts(), ["zh_big5_encoded_sample.txt"]);
+        await page.getByTestId("doc-filter").fill("没有这个");
+        await page.getByText("没有名称匹配的文档。").waitFor();
+        await page.getByTestId("doc-filter").fill("");
+        assert.equal(await page.locator("[data-testid=doc-item]:visible").count(), 3);
+        await page.getByTestId("doc-name").filter({ hasText: "zh_big5_encoded_sample.txt" }).click();
+        await dialog.getByTestId("document-title").filter({ hasText: "zh_big5_encoded_sample.txt" }).waitFor();
+        await closePage(opened);
+    });
+
+    it("shows each upload's progress on the server (parsing, embedding n/m), updates the counts file by file, and clears finished rows", async () => {
+        const opened = await openPage(browser, server.url);
+        const { page } = opened;
+        await createKb(page, "进度");
+        // Every text an upload row's result shows, as it changes.
+        await page.evaluate(`(() => {
+            window.__uploadTexts = [];
+            new MutationObserver(() => {
+                for (const result of document.querySelectorAll("[data-testid=upload-result]")) window.__uploadTexts.push(result.textContent);
+            }).observe(document.getElementById("upload-list"), { subtree: true, childList: true, characterData: true });
+        })()`);
+        const articles = (await fs.readFile(fixture("zh/crud_news_documents_dup_part_1_part_1.txt"), "utf8")).split("\n");
+        await page.getByTestId("file-input").setInputFiles([
+            { name: "新闻.txt", mimeType: "text/plain", buffer: Buffer.from(articles.slice(0, 40).join("\n\n")) },
+            { name: "short.txt", mimeType: "text/plain", buffer: Buffer.from("一份很短的文件。") },
+        ]);
+        const results = await uploadResults(page, 2);
+        assert.equal(results.get("新闻.txt")?.status, "ingested");
+        const texts = await page.evaluate("window.__uploadTexts") as string[];
+        assert.ok(texts.some((text) => /^正在向量化 \d+\/\d+$/.test(text)), texts.join(" | "));
+        await page.getByTestId("kb-item").filter({ hasText: "进度" }).filter({ hasText: "2 篇文档" }).waitFor();
+        await page.getByTestId("upload-clear").click();
+        assert.equal(await page.getByTestId("upload-item").count(), 0);
+        assert.equal(await page.getByTestId("upload-clear").isVisible(), false);
+        await closePage(opened);
+    });
+
+    it("shows a failed action in a banner in the page's language, which can be dismissed and clears on the next success", async () => {
+        const opened = await openPage(browser, server.url);
+        const { page } = opened;
+        await page.getByTestId("kb-item").first().waitFor();
+        const banner = page.getByTestId("banner");
+        await page.getByTestId("kb-name-input").fill("测试库");
+        await page.getByTestId("kb-create-button").click();
+        await banner.filter({ hasText: "已有同名知识库。" }).waitFor();
+        await page.getByTestId("lang-toggle").click();
+        assert.equal(await page.getByTestId("banner-text").innerText(), "A knowledge base of that name exists already.");
+        await page.getByTestId("lang-toggle").click();
+        await page.getByTestId("banner-close").click();
+        assert.equal(await banner.isVisible(), false);
+
+        await page.getByTestId("kb-name-input").fill("测试库");
+        await page.getByTestId("kb-create-button").click();
+        await banner.waitFor();
+        await createKb(page, "横幅之后");
+        assert.equal(await banner.isVisible(), false, "the next success clears it");
+        await closePage(opened);
+    });
+
+    it("asks the API for refusals by the threshold of the chosen mode, says which one decides, and focuses the question box on /", async () => {
+        const opened = await openPage(browser, server.url);
+        const { page } = opened;
+        await selectKb(page, "测试库");
+        await setAdvanced(page, { topK: "3", scoreThreshold: "-1", lexicalThreshold: "0.5", mode: "bm25" });
+        assert.match(await page.getByTestId("threshold-hint").innerText(), /^关键词检索：只用关键词相关度阈值/);
+        await page.getByTestId("mode-input").selectOption("dense");
+        assert.match(await page.getByTestId("threshold-hint").innerText(), /^向量检索/);
+        await page.getByTestId("mode-input").selectOption("bm25");
+        const { body, answer } = await ask(page, "量子纠缠实验的原理");
+        assert.deepEqual([body.mode, (body as AskBody & { lexicalThreshold?: number }).lexicalThreshold], ["bm25", 0.5]);
+        assert.equal(await answer.getAttribute("data-state"), "refused");
+        const select = await page.getByTestId("mode-input").boundingBox();
+        const panel = await page.getByTestId("advanced").boundingBox();
+        assert.ok(select != null && panel != null && select.x + select.width <= panel.x + panel.width + 1, "the mode selector is not clipped");
+
+        await page.locator("body").click({ position: { x: 5, y: 5 } });
+        await page.keyboard.press("/");
+        assert.equal(await page.evaluate("document.activeElement?.id"), "question-input");
+        assert.equal(await page.getByTestId("question-input").inputValue(), "", "the / is not typed");
+        await closePage(opened);
+    });
+
+    for (const width of [1280, 390]) {
+        it(`lays the page out at ${width} px${width < 900 ? ": chat first, knowledge bases in a drawer, a header on one line" : ""}, light and dark`, async () => {
+            const opened = await openPage(browser, server.url, { width, height: 844, colorScheme: "dark" });
+            const { page } = opened;
+            await page.getByTestId("kb-item").first().waitFor({ state: "attached" });
+            assert.equal(await page.evaluate("document.documentElement.dataset.theme"), "dark", "dark follows the system");
+            const header = await page.locator("header.topbar").boundingBox();
+            assert.ok(header != null && header.height < 70, `the header stays one line (${header?.height} px)`);
+            const title = await page.locator("header h1").boundingBox();
+            assert.ok(title != null && title.height < 40, `the title is not one character a line (${title?.height} px)`);
+            assert.ok(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "nothing wider than the screen");
+            const chat = await page.locator(".chat").boundingBox();
+            assert.ok(chat != null && chat.x >= 0 && chat.x + chat.width <= width + 1);
+            if (width < 900) {
+                assert.equal(await page.getByTestId("kb-item").first().isVisible(), true, "laid out, but off screen");
+                const side = await page.getByTestId("side").boundingBox();
+                assert.ok(side != null && side.x + side.width <= 0, "the drawer starts closed");
+                await page.screenshot({ path: path.join(artifactsDir, `page-${width}-dark.png`) });
+                await page.getByTestId("drawer-toggle").click();
+                await waitUntil(async () => ((await page.getByTestId("side").boundingBox())?.x ?? -1) >= 0);
+                await page.screenshot({ path: path.join(artifactsDir, `page-${width}-drawer.png`) });
+                await page.getByTestId("kb-item").filter({ hasText: "测试库" }).click();
+                await waitUntil(async () => {
+                    const box = await page.getByTestId("side").boundingBox();
+                    return box != null && box.x + box.width <= 0;
+                });
+            } else {
+                await selectKb(page, "测试库");
+                await page.screenshot({ path: path.join(artifactsDir, `page-${width}-dark.png`) });
+            }
+            await page.getByTestId("theme-toggle").click();
+            assert.equal(await page.evaluate("document.documentElement.dataset.theme"), "light");
+            await page.reload();
+            assert.equal(await page.evaluate("document.documentElement.dataset.theme"), "light", "the choice is remembered");
+            await page.screenshot({ path: path.join(artifactsDir, `page-${width}.png`) });
+            await closePage(opened);
+        });
+    }
 
     it("switches to English and back, remembering the choice", async () => {
         const opened = await openPage(browser, server.url);
@@ -361,6 +587,31 @@ describe("the web page", () => {
             await closePage(opened);
         } finally {
             await keyed.close();
+        }
+    });
+});
+
+describe("the web page of a server without its model files", () => {
+    it("says what to do instead of loading for ever", async () => {
+        const temp = await makeTempDir();
+        const server = await startServer({
+            config: testConfig(path.join(temp.dir, "storage"), { embeddingModel: path.join(temp.dir, "missing.gguf"), llmModel: path.join(temp.dir, "missing.gguf") }),
+            port: 0,
+            log: () => undefined,
+        });
+        const browser = await chromium.launch({ executablePath: chromiumPath, args: ["--headless", "--no-sandbox", "--disable-gpu"] });
+        try {
+            const opened = await openPage(browser, server.url);
+            const { page } = opened;
+            await page.getByTestId("ready-status").and(page.locator("[data-state=error]")).waitFor();
+            assert.equal(await page.getByTestId("ready-status").innerText(), "模型文件缺失");
+            assert.match(await page.getByTestId("banner-text").innerText(), /请在服务器上运行 yizhi models pull/);
+            await page.screenshot({ path: path.join(artifactsDir, "models-missing.png") });
+            await closePage(opened);
+        } finally {
+            await browser.close();
+            await server.close();
+            await temp.cleanup();
         }
     });
 });

@@ -4,7 +4,7 @@
  */
 import { requestApiKey } from "./dialogs.js";
 import { t } from "./i18n.js";
-import { readServerSentEvents } from "./sse.js";
+import { completeEvents, readServerSentEvents } from "./sse.js";
 
 const keyStorage = "yizhi.apiKey";
 
@@ -14,11 +14,13 @@ export class ApiError extends Error {
      * @param {number} status 0 when the server could not be reached
      * @param {string} code
      * @param {string} message
+     * @param {Array<{ role: string, ok: boolean, error?: string }>} [models] what `/readyz` says of each model
      */
-    constructor(status, code, message) {
+    constructor(status, code, message, models) {
         super(message);
         this.status = status;
         this.code = code;
+        this.models = models;
     }
 }
 
@@ -64,8 +66,8 @@ async function withApiKey(send) {
  */
 function errorFromBody(status, bodyText) {
     try {
-        const { error } = JSON.parse(bodyText);
-        if (typeof error?.message === "string") return new ApiError(status, String(error.code), error.message);
+        const { error, models } = JSON.parse(bodyText);
+        if (typeof error?.message === "string") return new ApiError(status, String(error.code), error.message, Array.isArray(models) ? models : undefined);
     } catch {
         // Not JSON: a proxy's error page, or a body-size limit hit before our handler ran.
     }
@@ -94,44 +96,76 @@ export function kbPath(kb) {
     return `kbs/${encodeURIComponent(kb)}`;
 }
 
+/** @typedef {{ name: string, status: "ingested" | "unchanged" | "skipped" | "failed", chunks: number, reason?: string }} UploadResult */
+
 /**
- * Uploads one file with XMLHttpRequest, whose upload progress events fetch does not offer.
+ * @typedef {object} FileProgress what the server has got to with a file, once its bytes are sent
+ * @property {"parsing" | "embedding"} stage
+ * @property {number} chunksEmbedded
+ * @property {number} chunks 0 while parsing
+ */
+
+/**
+ * Uploads one file with XMLHttpRequest, whose upload progress events fetch does not offer, and
+ * follows the server's progress (Server-Sent Events, read as the response arrives).
  * @param {string} kb
  * @param {File} file
- * @param {(fraction: number) => void} onProgress fraction of the bytes sent, 0..1
- * @returns {Promise<{ name: string, status: "ingested" | "unchanged" | "skipped" | "failed", chunks: number, reason?: string }>}
+ * @param {(fraction: number) => void} onSent fraction of the bytes sent, 0..1
+ * @param {(progress: FileProgress) => void} onProgress the server's progress with the file
+ * @returns {Promise<UploadResult>}
  */
-export async function uploadFile(kb, file, onProgress) {
+export async function uploadFile(kb, file, onSent, onProgress) {
     for (;;) {
-        const { status, text } = await sendFile(`${kbPath(kb)}/documents`, file, onProgress);
+        /** @type {{ result?: UploadResult, error?: { code?: string, message?: string } }} what the stream ended with */
+        const end = {};
+        const { status, text } = await sendFile(`${kbPath(kb)}/documents`, file, onSent, ({ event, data }) => {
+            const payload = JSON.parse(data);
+            if (event === "progress" && payload.active?.[0] != null) onProgress(payload.active[0]);
+            else if (event === "done") end.result = payload.files?.[0];
+            else if (event === "error") end.error = payload.error ?? {};
+        });
         if (status === 401) {
             await obtainApiKey();
             continue;
         }
         if (status === 0) throw new ApiError(0, "network", t("networkError"));
         if (status < 200 || status >= 300) throw errorFromBody(status, text);
-        const [result] = JSON.parse(text).files;
-        return result;
+        if (end.error != null) throw new ApiError(500, String(end.error.code), String(end.error.message));
+        if (end.result == null) throw new ApiError(status, "invalid_stream", t("invalidStream"));
+        return end.result;
     }
 }
 
 /**
  * @param {string} url
  * @param {File} file
- * @param {(fraction: number) => void} onProgress
+ * @param {(fraction: number) => void} onSent
+ * @param {(event: { event: string, data: string }) => void} onEvent each server-sent event, as it arrives
  * @returns {Promise<{ status: number, text: string }>}
  */
-function sendFile(url, file, onProgress) {
+function sendFile(url, file, onSent, onEvent) {
     const form = new FormData();
     form.append("files", file, file.name);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", url);
+    xhr.setRequestHeader("Accept", "text/event-stream");
     for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
     xhr.upload.addEventListener("progress", (event) => {
-        if (event.lengthComputable) onProgress(event.loaded / event.total);
+        if (event.lengthComputable) onSent(event.loaded / event.total);
     });
+    let handled = 0;
+    const readEvents = () => {
+        if (!(xhr.getResponseHeader("Content-Type") ?? "").startsWith("text/event-stream")) return;
+        const events = completeEvents(xhr.responseText);
+        for (const event of events.slice(handled)) onEvent(event);
+        handled = events.length;
+    };
+    xhr.addEventListener("progress", readEvents);
     return new Promise((resolve) => {
-        xhr.addEventListener("loadend", () => resolve({ status: xhr.status, text: xhr.responseText }));
+        xhr.addEventListener("loadend", () => {
+            readEvents();
+            resolve({ status: xhr.status, text: xhr.responseText });
+        });
         xhr.send(form);
     });
 }
@@ -140,11 +174,13 @@ function sendFile(url, file, onProgress) {
  * @typedef {object} AnswerSource
  * @property {number} n
  * @property {string} documentId
+ * @property {number} chunkIndex its position among its document's chunks
  * @property {string} source
  * @property {string} [name]
  * @property {number} [page]
  * @property {string[]} [headingPath]
  * @property {number} score
+ * @property {{ dense?: number, lexical?: number, fused?: number, rerank?: number }} [scores]
  * @property {string} text
  */
 

@@ -1,11 +1,15 @@
 /**
- * The conversation: questions go to /ask as a stream, the answer grows as tokens arrive, and its
- * citations ([1], 【2】) become buttons that bring the matching source card into view.
+ * The conversation: questions go to /ask as a stream, the answer grows as tokens arrive (as
+ * sanitised markdown), and its citations ([1], 【2】) become buttons that bring the matching source
+ * card into view. A source card opens its document at the cited chunk.
  */
 import { askStreaming } from "./api.js";
+import { clearProblem } from "./banner.js";
+import { openDocument } from "./documentViewer.js";
 import { byId, el, messageOf } from "./dom.js";
 import { setLabel, setMessage } from "./i18n.js";
 import { onKbChange, selectedKb } from "./knowledgeBases.js";
+import { markdownFragment } from "./markdown.js";
 
 /** @typedef {import("./api.js").AnswerSource} AnswerSource */
 
@@ -17,6 +21,8 @@ const earlierMessages = [];
 /** @type {AbortController | null} */
 let running = null;
 let turnCount = 0;
+/** @type {Turn | null} the turn that may be regenerated */
+let lastTurn = null;
 
 export function initChat() {
     const form = /** @type {HTMLFormElement} */ (byId("ask-form"));
@@ -33,8 +39,16 @@ export function initChat() {
         }
     });
     byId("stop-button").addEventListener("click", () => running?.abort());
+    byId("mode-input").addEventListener("change", updateThresholdHint);
     onKbChange(updateAskButton);
     updateAskButton();
+    updateThresholdHint();
+}
+
+/** Says which threshold decides a refusal in the chosen mode. */
+function updateThresholdHint() {
+    const mode = /** @type {HTMLSelectElement} */ (byId("mode-input")).value || "hybrid";
+    setMessage(byId("threshold-hint"), mode === "dense" ? "thresholdHint_dense" : mode === "bm25" ? "thresholdHint_bm25" : "thresholdHint_hybrid");
 }
 
 function updateAskButton() {
@@ -47,16 +61,15 @@ function setStreaming(streaming) {
     updateAskButton();
 }
 
-/** @returns {Record<string, number | string>} topK, mode and scoreThreshold when set in the advanced settings */
+/** @returns {Record<string, number | string>} topK, mode and the thresholds when set in the advanced settings */
 function advancedSettings() {
     /** @type {Record<string, number | string>} */
     const settings = {};
-    const topK = /** @type {HTMLInputElement} */ (byId("topk-input")).value;
-    const mode = /** @type {HTMLSelectElement} */ (byId("mode-input")).value;
-    const threshold = /** @type {HTMLInputElement} */ (byId("threshold-input")).value;
-    if (topK !== "") settings.topK = Number(topK);
-    if (mode !== "") settings.mode = mode;
-    if (threshold !== "") settings.scoreThreshold = Number(threshold);
+    const value = (/** @type {string} */ id) => /** @type {HTMLInputElement | HTMLSelectElement} */ (byId(id)).value;
+    if (value("topk-input") !== "") settings.topK = Number(value("topk-input"));
+    if (value("mode-input") !== "") settings.mode = value("mode-input");
+    if (value("threshold-input") !== "") settings.scoreThreshold = Number(value("threshold-input"));
+    if (value("lexical-threshold-input") !== "") settings.lexicalThreshold = Number(value("lexical-threshold-input"));
     return settings;
 }
 
@@ -65,17 +78,35 @@ async function ask(question) {
     const kb = selectedKb();
     if (question === "" || kb == null || running != null) return;
     /** @type {HTMLTextAreaElement} */ (byId("question-input")).value = "";
-    const turn = createTurn(question);
+    const history = earlierMessages.slice(-HISTORY_MESSAGES);
+    const turn = createTurn(question, kb, () => void regenerate());
+    const regenerate = async () => {
+        if (running != null || lastTurn !== turn) return;
+        earlierMessages.splice(-2, 2);
+        turn.restart();
+        await stream(turn, { question, kb, history });
+    };
+    lastTurn = turn;
+    await stream(turn, { question, kb, history });
+}
+
+/**
+ * Streams the answer to a question into its turn.
+ * @param {Turn} turn
+ * @param {{ question: string, kb: string, history: Array<{ role: "user" | "assistant", content: string }> }} request
+ */
+async function stream(turn, request) {
     const controller = new AbortController();
     running = controller;
     setStreaming(true);
     try {
-        await askStreaming({ question, kb, history: earlierMessages.slice(-HISTORY_MESSAGES), ...advancedSettings() }, {
+        await askStreaming({ ...request, ...advancedSettings() }, {
             onSources: (sources) => turn.showSources(sources),
             onToken: (text) => turn.append(text),
             onDone: ({ answer, refused }) => {
                 turn.finish(answer, refused);
-                earlierMessages.push({ role: "user", content: question }, { role: "assistant", content: answer });
+                earlierMessages.push({ role: "user", content: request.question }, { role: "assistant", content: answer });
+                clearProblem("action");
             },
         }, controller.signal);
     } catch (error) {
@@ -93,16 +124,19 @@ async function ask(question) {
  * @property {(text: string) => void} append
  * @property {(answer: string, refused: boolean) => void} finish
  * @property {(key: "stopped" | "answerFailed", message?: string) => void} fail
+ * @property {() => void} restart empties the answer for another try
  */
 
 /**
  * Adds a question and its (empty) answer to the conversation.
  * @param {string} question
+ * @param {string} kb the knowledge base it is asked of
+ * @param {() => void} onRegenerate
  * @returns {Turn}
  */
-function createTurn(question) {
+function createTurn(question, kb, onRegenerate) {
     const id = `turn-${++turnCount}`;
-    const answerText = el("p", { className: "text", testId: "answer" });
+    const answerText = el("div", { className: "text markdown", testId: "answer" });
     const status = el("p", { className: "status", testId: "answer-status" });
     setMessage(status, "thinking");
     const refusal = el("span", { className: "badge", testId: "refusal-label" });
@@ -111,17 +145,26 @@ function createTurn(question) {
     const sourceList = el("ol", { className: "source-list", testId: "source-list" });
     const sourcesHeading = el("h3");
     setMessage(sourcesHeading, "sources");
-    const sourcesSection = el("section", { className: "sources" }, [sourcesHeading, sourceList]);
+    const scoreMeaning = el("p", { className: "hint", testId: "score-meaning" });
+    const sourcesSection = el("section", { className: "sources" }, [sourcesHeading, scoreMeaning, sourceList]);
     sourcesSection.hidden = true;
+    const copy = el("button", { className: "button ghost small", testId: "copy-answer", attributes: { type: "button" } });
+    setMessage(copy, "copy");
+    const again = el("button", { className: "button ghost small", testId: "regenerate", attributes: { type: "button" } });
+    setMessage(again, "regenerate");
+    again.addEventListener("click", onRegenerate);
+    const actions = el("div", { className: "answer-actions" }, [copy, again]);
+    actions.hidden = true;
     const answerBlock = el("div", { className: "message assistant", testId: "answer-block", attributes: { "data-state": "streaming" } }, [
         el("div", { className: "message-head" }, [speaker("assistant"), refusal]),
         answerText,
         status,
+        actions,
         sourcesSection,
     ]);
     const item = el("li", { className: "turn", testId: "turn" }, [
         el("div", { className: "message user" }, [
-            el("div", { className: "message-head" }, [speaker("you")]),
+            el("div", { className: "message-head" }, [speaker("you"), el("span", { className: "turn-kb", testId: "turn-kb" }, [kb])]),
             el("p", { className: "text", testId: "question" }, [question]),
         ]),
         answerBlock,
@@ -133,11 +176,16 @@ function createTurn(question) {
     let text = "";
     /** @type {Set<number>} */
     let cited = new Set();
+    copy.addEventListener("click", () => {
+        void navigator.clipboard.writeText(text).then(() => setMessage(copy, "copied"));
+    });
     return {
         showSources(sources) {
             cited = new Set(sources.map((source) => source.n));
-            sourceList.replaceChildren(...sources.map((source) => renderSource(id, source)));
+            sourceList.replaceChildren(...sources.map((source) => renderSource(id, kb, source)));
             sourcesSection.hidden = sources.length === 0;
+            const meaning = sources[0] != null ? scoreMeaningOf(sources[0]) : null;
+            if (meaning != null) setMessage(scoreMeaning, meaning);
         },
         append(chunk) {
             const follow = isNearEnd();
@@ -150,13 +198,43 @@ function createTurn(question) {
             renderAnswer(answerText, text, id, cited);
             answerBlock.dataset.state = refused ? "refused" : "done";
             refusal.hidden = !refused;
-            status.remove();
+            status.hidden = true;
+            actions.hidden = false;
+            setMessage(copy, "copy");
         },
         fail(key, message) {
             answerBlock.dataset.state = key === "stopped" ? "stopped" : "failed";
             setMessage(status, key, { message: message ?? "" });
+            actions.hidden = false;
+        },
+        restart() {
+            text = "";
+            cited = new Set();
+            answerText.replaceChildren();
+            sourceList.replaceChildren();
+            sourcesSection.hidden = true;
+            refusal.hidden = true;
+            actions.hidden = true;
+            answerBlock.dataset.state = "streaming";
+            status.hidden = false;
+            setMessage(status, "thinking");
         },
     };
+}
+
+/**
+ * What the sources' scores mean, from which scores they carry: the reranker's, the fused
+ * ranking's (hybrid), cosine similarity (dense) or BM25 (bm25).
+ * @param {AnswerSource} source
+ * @returns {import("./i18n.js").MessageKey | null}
+ */
+function scoreMeaningOf(source) {
+    const scores = source.scores ?? {};
+    if (scores.rerank != null) return "scoreMeaning_rerank";
+    if (scores.fused != null) return "scoreMeaning_fused";
+    if (scores.dense != null) return "scoreMeaning_dense";
+    if (scores.lexical != null) return "scoreMeaning_lexical";
+    return null;
 }
 
 /** @param {"you" | "assistant"} who */
@@ -167,24 +245,37 @@ function speaker(who) {
 }
 
 /**
- * Renders answer text, turning citations of known sources into buttons. Everything else is text.
+ * Renders answer text as sanitised markdown, turning citations of known sources into buttons
+ * (outside code, where "[1]" is code).
  * @param {HTMLElement} target
  * @param {string} text
  * @param {string} turnId
  * @param {Set<number>} cited the source numbers this answer was given
  */
 function renderAnswer(target, text, turnId, cited) {
-    /** @type {Array<Node | string>} */
-    const parts = [];
-    let last = 0;
-    for (const match of text.matchAll(/[[【](\d{1,3})[\]】]/g)) {
-        const n = Number(match[1]);
-        if (!cited.has(n)) continue;
-        parts.push(text.slice(last, match.index), citationButton(turnId, n, match[0]));
-        last = match.index + match[0].length;
+    const fragment = markdownFragment(text);
+    const walker = document.createTreeWalker(fragment, NodeFilter.SHOW_TEXT, {
+        acceptNode: (node) => (node.parentElement?.closest("code, pre, a") != null ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+    });
+    /** @type {Text[]} */
+    const textNodes = [];
+    while (walker.nextNode() != null) textNodes.push(/** @type {Text} */ (walker.currentNode));
+    for (const node of textNodes) {
+        const value = node.data;
+        /** @type {Array<Node | string>} */
+        const parts = [];
+        let last = 0;
+        for (const match of value.matchAll(/[[【](\d{1,3})[\]】]/g)) {
+            const n = Number(match[1]);
+            if (!cited.has(n)) continue;
+            parts.push(value.slice(last, match.index), citationButton(turnId, n, match[0]));
+            last = match.index + match[0].length;
+        }
+        if (parts.length === 0) continue;
+        parts.push(value.slice(last));
+        node.replaceWith(...parts);
     }
-    parts.push(text.slice(last));
-    target.replaceChildren(...parts);
+    target.replaceChildren(fragment);
 }
 
 /**
@@ -215,9 +306,10 @@ function highlightSource(turnId, n) {
 
 /**
  * @param {string} turnId
+ * @param {string} kb
  * @param {AnswerSource} source
  */
-function renderSource(turnId, source) {
+function renderSource(turnId, kb, source) {
     const head = el("div", { className: "source-head" }, [
         el("span", { className: "source-n" }, [`[${source.n}]`]),
         el("span", { className: "source-name", testId: "source-name", attributes: { title: source.source } }, [source.name ?? fileName(source.source)]),
@@ -239,6 +331,10 @@ function renderSource(turnId, source) {
         card.append(el("p", { className: "source-heading" }, [source.headingPath.join(" › ")]));
     }
     card.append(el("p", { className: "source-text", testId: "source-text" }, [source.text]));
+    const open = el("button", { className: "button ghost small", testId: "source-open", attributes: { type: "button" } });
+    setMessage(open, "openDocumentLabel", { name: source.name ?? fileName(source.source) });
+    open.addEventListener("click", () => void openDocument(kb, source.documentId, source.chunkIndex));
+    card.append(open);
     return card;
 }
 

@@ -36,23 +36,6 @@ export function byId(id) {
     return element;
 }
 
-/** @type {ReturnType<typeof setTimeout> | undefined} */
-let noticeTimer;
-
-/**
- * Shows an error in the page's live region (read out by screen readers) for a while.
- * @param {string} message
- */
-export function notify(message) {
-    const notice = byId("notice");
-    notice.textContent = message;
-    notice.hidden = false;
-    clearTimeout(noticeTimer);
-    noticeTimer = setTimeout(() => {
-        notice.hidden = true;
-    }, 10_000);
-}
-
 /** @param {unknown} error */
 export function messageOf(error) {
     return error instanceof Error ? error.message : String(error);

@@ -1,12 +1,14 @@
 /** The knowledge-base list, creating and deleting knowledge bases, and the selected one's documents. */
 import { api, kbPath } from "./api.js";
+import { clearProblem, showActionError } from "./banner.js";
 import { confirmAction } from "./dialogs.js";
-import { byId, el, messageOf, notify } from "./dom.js";
-import { setLabel, setMessage, t } from "./i18n.js";
+import { formatBytes, openDocument } from "./documentViewer.js";
+import { byId, el } from "./dom.js";
+import { language, setLabel, setMessage } from "./i18n.js";
 import { loadPrincipal, may } from "./permissions.js";
 
 /** @typedef {{ name: string, documents: number, chunks: number, createdAt: string, problem?: string }} KbSummary */
-/** @typedef {{ id: string, source: string, name: string, chunks: number, format: string, sizeBytes: number }} DocumentSummary */
+/** @typedef {{ id: string, source: string, name: string, chunks: number, format: string, sizeBytes: number, ingestedAt: string }} DocumentSummary */
 
 const selectedStorage = "yizhi.kb";
 
@@ -31,6 +33,7 @@ export function initKnowledgeBases() {
         void createKb();
     });
     byId("kb-delete").addEventListener("click", () => void deleteSelectedKb());
+    byId("doc-filter").addEventListener("input", applyDocumentFilter);
     void refreshKbs();
 }
 
@@ -45,7 +48,7 @@ export async function refreshKbs() {
         offerWhatTheKeyMay();
         await refreshDocuments();
     } catch (error) {
-        notify(t("loadFailed", { message: messageOf(error) }));
+        showActionError("loadFailed", error);
     }
 }
 
@@ -98,10 +101,11 @@ async function createKb() {
     try {
         await api("POST", "kbs", { name });
         input.value = "";
+        clearProblem("action");
         select(name);
         await refreshKbs();
     } catch (error) {
-        notify(t("createKbFailed", { message: messageOf(error) }));
+        showActionError("createKbFailed", error);
     }
 }
 
@@ -110,9 +114,10 @@ async function deleteSelectedKb() {
     if (name == null || !(await confirmAction("confirmDeleteKb", { name }))) return;
     try {
         await api("DELETE", kbPath(name));
+        clearProblem("action");
         select(null);
     } catch (error) {
-        notify(t("deleteKbFailed", { message: messageOf(error) }));
+        showActionError("deleteKbFailed", error);
     }
     await refreshKbs();
 }
@@ -129,6 +134,26 @@ async function refreshDocuments() {
     if (kb !== selected) return;
     list.replaceChildren(...documents.map((doc) => renderDocument(kb, doc)));
     byId("doc-empty").hidden = documents.length > 0;
+    /** @type {HTMLInputElement} */ (byId("doc-filter")).hidden = documents.length === 0;
+    applyDocumentFilter();
+}
+
+/** Shows only the documents whose name contains the filter's text (ignoring case). */
+function applyDocumentFilter() {
+    const wanted = /** @type {HTMLInputElement} */ (byId("doc-filter")).value.trim().toLowerCase();
+    let shown = 0;
+    for (const item of /** @type {NodeListOf<HTMLElement>} */ (byId("doc-list").querySelectorAll("[data-testid=doc-item]"))) {
+        item.hidden = wanted !== "" && !(item.dataset.name ?? "").toLowerCase().includes(wanted);
+        if (!item.hidden) shown++;
+    }
+    const empty = byId("doc-empty");
+    if (wanted !== "" && shown === 0) {
+        setMessage(empty, "docFilterEmpty");
+        empty.hidden = false;
+    } else if (empty.dataset.i18n === "docFilterEmpty") {
+        setMessage(empty, "docEmpty");
+        empty.hidden = true;
+    }
 }
 
 /**
@@ -142,10 +167,15 @@ function renderDocument(kb, doc) {
     setMessage(remove, "deleteDoc", { name: doc.name });
     setLabel(remove, "deleteDocLabel", { name: doc.name });
     remove.addEventListener("click", () => void deleteDocument(kb, doc));
-    return el("li", { className: "doc", testId: "doc-item" }, [
+    const name = el("button", { className: "doc-name link", testId: "doc-name", attributes: { type: "button", title: doc.source } }, [doc.name]);
+    setLabel(name, "openDocumentLabel", { name: doc.name });
+    name.addEventListener("click", () => void openDocument(kb, doc.id));
+    const added = el("time", { testId: "doc-time", attributes: { datetime: doc.ingestedAt } });
+    setMessage(added, "docIngestedAt", { time: new Date(doc.ingestedAt).toLocaleString(language()) });
+    return el("li", { className: "doc", testId: "doc-item", attributes: { "data-name": doc.name } }, [
         el("div", { className: "doc-main" }, [
-            el("span", { className: "doc-name", testId: "doc-name", attributes: { title: doc.source } }, [doc.name]),
-            el("span", { className: "doc-meta" }, [chunks, ` · ${doc.format.toUpperCase()} · ${formatBytes(doc.sizeBytes)}`]),
+            name,
+            el("span", { className: "doc-meta" }, [chunks, ` · ${doc.format.toUpperCase()} · ${formatBytes(doc.sizeBytes)} · `, added]),
         ]),
         ...(may("write", kb) ? [remove] : []),
     ]);
@@ -159,15 +189,9 @@ async function deleteDocument(kb, doc) {
     if (!(await confirmAction("confirmDeleteDoc", { name: doc.name }))) return;
     try {
         await api("DELETE", `${kbPath(kb)}/documents/${encodeURIComponent(doc.id)}`);
+        clearProblem("action");
     } catch (error) {
-        notify(t("deleteDocFailed", { message: messageOf(error) }));
+        showActionError("deleteDocFailed", error);
     }
     await refreshKbs();
-}
-
-/** @param {number} bytes */
-function formatBytes(bytes) {
-    if (bytes < 1024) return `${bytes} B`;
-    if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }

@@ -38,6 +38,31 @@ export async function* readServerSentEvents(body) {
 }
 
 /**
+ * The events of a text/event-stream body received so far, leaving out a last one not yet ended
+ * by its blank line (XMLHttpRequest gives the body as one growing string).
+ * @param {string} text
+ * @returns {Array<{ event: string, data: string }>}
+ */
+export function completeEvents(text) {
+    const blocks = text.split(/\r\n\r\n|\n\n|\r\r/);
+    blocks.pop();
+    /** @type {Array<{ event: string, data: string }>} */
+    const events = [];
+    for (const block of blocks) {
+        let event = "";
+        /** @type {string[]} */
+        const data = [];
+        for (const line of block.split(/\r\n|\n|\r/)) {
+            const [field, value] = splitField(line);
+            if (field === "event") event = value;
+            else if (field === "data") data.push(value);
+        }
+        if (data.length > 0) events.push({ event: event || "message", data: data.join("\n") });
+    }
+    return events;
+}
+
+/**
  * `field: value`, one space after the colon dropped; a line starting with a colon is a comment.
  * @param {string} line
  * @returns {[string, string]}

@@ -3,6 +3,7 @@
  * knowledge base has one writer at a time, and per-file requests give per-file progress and results.
  */
 import { uploadFile } from "./api.js";
+import { clearProblem } from "./banner.js";
 import { byId, el, messageOf } from "./dom.js";
 import { setMessage } from "./i18n.js";
 import { onKbChange, refreshKbs, selectedKb } from "./knowledgeBases.js";
@@ -30,7 +31,16 @@ export function initUpload() {
     // A file dropped beside the drop zone would otherwise replace the page with the file.
     window.addEventListener("dragover", (event) => event.preventDefault());
     window.addEventListener("drop", (event) => event.preventDefault());
-    onKbChange(() => byId("upload-list").replaceChildren());
+    onKbChange(clearFinished);
+    byId("upload-clear").addEventListener("click", clearFinished);
+}
+
+/** Removes the rows of finished uploads (those still under way stay). */
+function clearFinished() {
+    for (const row of byId("upload-list").querySelectorAll("[data-testid=upload-item]")) {
+        if (["ingested", "unchanged", "skipped", "failed"].includes(/** @type {HTMLElement} */ (row).dataset.status ?? "")) row.remove();
+    }
+    byId("upload-clear").hidden = byId("upload-list").childElementCount === 0;
 }
 
 /** @param {File[]} files */
@@ -42,6 +52,7 @@ function enqueue(files) {
         byId("upload-list").append(row.element);
         return row;
     });
+    byId("upload-clear").hidden = false;
     queue = queue.then(() => uploadAll(kb, files, rows));
 }
 
@@ -51,11 +62,12 @@ function enqueue(files) {
  * @param {UploadRow[]} rows
  */
 async function uploadAll(kb, files, rows) {
+    // The counts and the document list follow file by file.
     for (const [i, file] of files.entries()) {
         const row = /** @type {UploadRow} */ (rows[i]);
         await uploadOne(kb, file, row);
+        await refreshKbs();
     }
-    await refreshKbs();
 }
 
 /**
@@ -69,7 +81,8 @@ async function uploadOne(kb, file, row) {
         const result = await uploadFile(kb, file, (fraction) => {
             if (fraction < 1) row.setProgress(fraction);
             else row.setProcessing();
-        });
+        }, (progress) => row.setServerProgress(progress));
+        if (result.status !== "failed") clearProblem("action");
         if (result.status === "ingested") row.finish("ingested", "uploadIngested", { chunks: result.chunks });
         else if (result.status === "unchanged") row.finish("unchanged", "uploadUnchanged");
         else if (result.status === "skipped") row.finish("skipped", "uploadSkipped", { reason: result.reason ?? "" });
@@ -84,6 +97,7 @@ async function uploadOne(kb, file, row) {
  * @property {HTMLLIElement} element
  * @property {(fraction: number) => void} setProgress
  * @property {() => void} setProcessing the bytes are sent; the server parses and embeds
+ * @property {(progress: import("./api.js").FileProgress) => void} setServerProgress how far the server has got
  * @property {(status: string, key: import("./i18n.js").MessageKey, args?: import("./i18n.js").MessageArgs) => void} finish
  */
 
@@ -125,6 +139,11 @@ function createRow(file) {
             element.dataset.status = "processing";
             showProgress(1);
             setMessage(result, "uploadProcessing");
+        },
+        setServerProgress(progress) {
+            element.dataset.status = "processing";
+            if (progress.stage === "parsing") setMessage(result, "uploadParsing");
+            else setMessage(result, "uploadEmbedding", { done: progress.chunksEmbedded, total: progress.chunks });
         },
         finish(status, key, args) {
             element.dataset.status = status;

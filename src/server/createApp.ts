@@ -1,4 +1,5 @@
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import express, { type Express } from "express";
 import helmet from "helmet";
 import type { Logger } from "pino";
@@ -46,6 +47,12 @@ export interface AppOptions {
     requestLogger?: Logger;
 }
 
+/** The ES module builds the page imports, as `import` resolves them. */
+const vendorFiles = {
+    marked: fileURLToPath(import.meta.resolve("marked")),
+    purify: fileURLToPath(import.meta.resolve("dompurify")),
+};
+
 /** JSON bodies larger than this are refused with 413; documents come as multipart uploads instead. */
 const MAX_JSON_BODY = "1mb";
 
@@ -84,6 +91,9 @@ export function createApp(options: AppOptions): Express {
         res.status(errorStatus.not_ready).json({ error: { code: "not_ready", message: failure ?? "The models are still loading." }, ...(models != null ? { models } : {}) });
     });
     app.get("/openapi.json", (_req, res) => void res.json(openApiDocument));
+    // The page's markdown parser and sanitiser, from their packages (web/vendor/*.d.ts types them).
+    app.get("/vendor/marked.js", (_req, res) => res.sendFile(vendorFiles.marked));
+    app.get("/vendor/purify.js", (_req, res) => res.sendFile(vendorFiles.purify));
     app.use(express.static(path.join(packageRoot, "web"), { index: "index.html" }));
 
     const api = express.Router();

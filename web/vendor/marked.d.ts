@@ -1,0 +1,2 @@
+// Served by the server from the marked package (src/server/createApp.ts); typed from it.
+export * from "marked";
