@@ -202,14 +202,15 @@ export class ModelNotFoundError extends YizhiError {
 }
 
 /**
- * Models that could not be loaded or reached when the server tried them: `message` (for the log)
+ * Models that could not be loaded or reached when the server tried them (the code is theirs when
+ * they share one, else `not_ready`): `message` (for the log)
  * has each one's own message, which names files and hosts; `reason` (for `/readyz`) names neither.
  */
 export class ModelsNotReadyError extends YizhiError {
     public readonly reason: string;
 
     public constructor(public readonly failures: readonly { role: string; error?: unknown }[]) {
-        super("not_ready", failures.map(({ error }) => (error instanceof Error ? error.message : String(error))).join("\n"));
+        super(sharedCode(failures.map(({ error }) => error)), failures.map(({ error }) => (error instanceof Error ? error.message : String(error))).join("\n"));
         const roles = failures.map(({ role }) => (role === "llm" ? "LLM" : role));
         const named = roles.length === 1 ? `The ${roles[0]} model is` : `The ${roles.slice(0, -1).join(", ")} and ${roles.at(-1)} models are`;
         const serverReason = failures.map(({ error }) => error).find((error): error is ModelServerError => error instanceof ModelServerError)?.reason;
@@ -217,6 +218,12 @@ export class ModelsNotReadyError extends YizhiError {
             ? `${named} not on the server: run "yizhi models pull" there (or set the model paths) and the server picks them up within seconds; its log names the files.`
             : serverReason ?? "The models could not be loaded; the server's log says why.";
     }
+}
+
+/** The failures' code when they all have the same one (`model_not_found`, `model_unreachable`), else `not_ready`. */
+function sharedCode(errors: readonly unknown[]): ErrorCode {
+    const codes = new Set(errors.map((error) => (error instanceof YizhiError ? error.code : "not_ready")));
+    return codes.size === 1 ? [...codes][0]! : "not_ready";
 }
 
 export type ModelServerErrorCode = "model_server_refused" | "model_server_failed" | "model_unreachable";

@@ -215,7 +215,7 @@ describe("what the API shows of the server", () => {
             assert.equal(response.status, 503);
             const body = await response.text();
             assert.doesNotMatch(body, /secret-location|missing\.gguf|shared\/models/);
-            assert.match(body, /log says why/);
+            assert.match(body, /The LLM model is not on the server: run \\"yizhi models pull\\" there .*its log names the files/);
         } finally {
             await broken.close();
         }

@@ -440,6 +440,11 @@ describe("the web page", () => {
         const panel = await page.getByTestId("advanced").boundingBox();
         assert.ok(select != null && panel != null && select.x + select.width <= panel.x + panel.width + 1, "the mode selector is not clipped");
 
+        await page.reload();
+        const kept = await Promise.all(["topk-input", "threshold-input", "lexical-threshold-input", "mode-input"].map((id) => page.getByTestId(id).inputValue()));
+        assert.deepEqual(kept, ["3", "-1", "0.5", "bm25"], "the settings survive a reload");
+        await setAdvanced(page, { topK: "", scoreThreshold: "" });
+
         await page.locator("body").click({ position: { x: 5, y: 5 } });
         await page.keyboard.press("/");
         assert.equal(await page.evaluate("document.activeElement?.id"), "question-input");

@@ -24,7 +24,33 @@ let turnCount = 0;
 /** @type {Turn | null} the turn that may be regenerated */
 let lastTurn = null;
 
+/** The advanced settings' fields, kept in localStorage so that a reload keeps them. */
+const SETTING_FIELDS = ["topk-input", "mode-input", "threshold-input", "lexical-threshold-input"];
+const settingsStorage = "yizhi.settings";
+
+function restoreSettings() {
+    /** @type {Record<string, string>} */
+    let saved = {};
+    try {
+        saved = JSON.parse(localStorage.getItem(settingsStorage) ?? "{}");
+    } catch {
+        // A value from elsewhere: start from the defaults.
+    }
+    for (const id of SETTING_FIELDS) {
+        const field = /** @type {HTMLInputElement | HTMLSelectElement} */ (byId(id));
+        if (typeof saved[id] === "string") field.value = saved[id];
+        field.addEventListener("input", saveSettings);
+        field.addEventListener("change", saveSettings);
+    }
+}
+
+function saveSettings() {
+    const values = Object.fromEntries(SETTING_FIELDS.map((id) => [id, /** @type {HTMLInputElement | HTMLSelectElement} */ (byId(id)).value]));
+    localStorage.setItem(settingsStorage, JSON.stringify(values));
+}
+
 export function initChat() {
+    restoreSettings();
     const form = /** @type {HTMLFormElement} */ (byId("ask-form"));
     const input = /** @type {HTMLTextAreaElement} */ (byId("question-input"));
     form.addEventListener("submit", (event) => {
