@@ -24,6 +24,7 @@ export const errorStatus = {
     method_not_allowed: 405,
     kb_not_found: 404,
     document_not_found: 404,
+    conversation_not_found: 404,
     ambiguous_document: 400,
     kb_exists: 409,
     kb_busy: 409,
@@ -141,6 +142,12 @@ export class DocumentNotFoundError extends YizhiError {
     public constructor(public readonly kb: string, public readonly documentId: string) {
         super("document_not_found", `Knowledge base "${kb}" has no document "${documentId}". List them with: yizhi docs list --kb ${kb}`);
         this.httpMessage = `Knowledge base "${kb}" has no document "${documentId}".`;
+    }
+}
+
+export class ConversationNotFoundError extends YizhiError {
+    public constructor(kb: string, id: string) {
+        super("conversation_not_found", `Knowledge base "${kb}" has no conversation "${id}".`);
     }
 }
 

@@ -75,7 +75,7 @@ describe("the HTTP API", () => {
             models: [{ role: "embedding", provider: "local", ok: true }, { role: "llm", provider: "local", ok: true }],
         });
         const openapi = await (await fetch(`${url}/openapi.json`)).json() as { paths: Record<string, unknown> };
-        for (const route of ["/ask", "/kbs", "/kbs/{kb}", "/kbs/{kb}/documents", "/kbs/{kb}/documents/{id}", "/v1/chat/completions", "/v1/models"])
+        for (const route of ["/ask", "/kbs", "/kbs/{kb}", "/kbs/{kb}/documents", "/kbs/{kb}/documents/{id}", "/kbs/{kb}/conversations", "/kbs/{kb}/conversations/{id}", "/v1/chat/completions", "/v1/models"])
             assert.ok(route in openapi.paths, route);
     });
 
@@ -342,6 +342,36 @@ describe("the HTTP API", () => {
         await assert.rejects(client.chat.completions.create({ ...question, temperature: 3 }), (error: unknown) => error instanceof OpenAI.APIError && error.status === 400);
 
         await assert.rejects(client.chat.completions.create({ model: "不存在", messages: [{ role: "user", content: "问题" }] }), (error: unknown) => error instanceof OpenAI.APIError && error.status === 404);
+    });
+
+    it("keeps conversations per knowledge base: started, listed, renamed, continued, deleted; bad input is a 400 that changes nothing", async () => {
+        const base = `${kbUrl()}/conversations`;
+        const created = await postJson(base, { title: "年假的问题" });
+        assert.equal(created.status, 201);
+        const conversation = await created.json() as { id: string; title: string; turns: unknown[]; createdAt: string };
+        assert.match(conversation.id, /^[0-9a-f]{16}$/);
+        assert.deepEqual([conversation.title, conversation.turns], ["年假的问题", []]);
+
+        const turn = { question: "年假几天？", answer: "十天 [1]", refused: false, askedAt: new Date().toISOString(), sources: [{ n: 1, documentId: "abc", chunkIndex: 0, name: "优化.md", score: 0.5, text: "片段" }] };
+        const patch = (body: unknown) => fetch(`${base}/${conversation.id}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+        assert.equal((await patch({ turns: [turn] })).status, 200);
+        assert.equal((await patch({ title: "年假" })).status, 200);
+        const saved = await (await fetch(`${base}/${conversation.id}`)).json() as { title: string; turns: unknown[]; createdAt: string };
+        assert.deepEqual([saved.title, saved.turns, saved.createdAt], ["年假", [turn], conversation.createdAt]);
+        const { conversations } = await (await fetch(base)).json() as { conversations: { id: string; title: string; turns: number }[] };
+        assert.deepEqual(conversations.map(({ id, title, turns }) => [id, title, turns]), [[conversation.id, "年假", 1]]);
+
+        const tooLong = await errorOf(await patch({ turns: [{ ...turn, question: "问".repeat(4_001) }] }));
+        assert.equal(tooLong.status, 400);
+        assert.match(tooLong.message, /^turns\.0\.question: /);
+        assert.equal((await errorOf(await patch({ turns: [{ ...turn, extra: 1 }] }))).status, 400);
+        assert.equal((await errorOf(await postJson(base, { title: "  " }))).status, 400);
+        assert.deepEqual((await (await fetch(`${base}/${conversation.id}`)).json() as { turns: unknown[] }).turns, [turn], "nothing changed");
+        assert.equal((await errorOf(await fetch(`${base}/..%2F..%2Fkb`))).code, "conversation_not_found");
+        assert.equal((await errorOf(await fetch(`${url}/kbs/nope/conversations`))).code, "kb_not_found");
+
+        assert.equal((await fetch(`${base}/${conversation.id}`, { method: "DELETE" })).status, 204);
+        assert.equal((await errorOf(await fetch(`${base}/${conversation.id}`, { method: "DELETE" }))).status, 404);
     });
 
     it("deletes documents and knowledge bases", async () => {

@@ -376,6 +376,37 @@ export function describeStorageContract(backend: string, make: () => Promise<Sto
                 await reader.close();
             });
 
+            it("keeps conversations: saved, listed the last changed first, replaced, deleted, and gone with the knowledge base", async () => {
+                const { name } = await committed();
+                assert.deepEqual(await storage.listConversations(name), []);
+                const turn = {
+                    question: "年假有几天？", answer: "十天 [1]。", refused: false, askedAt: "2026-12-01T08:00:00.000Z",
+                    sources: [{ n: 1, documentId: "a", chunkIndex: 0, name: "制度.md", page: 2, headingPath: ["假期"], score: 0.8, text: "员工每年享有十天年假。" }],
+                };
+                const older = { id: "0123456789abcdef", title: "年假", createdAt: "2026-12-01T08:00:00.000Z", updatedAt: "2026-12-01T08:00:00.000Z", turns: [turn] };
+                const newer = { id: "fedcba9876543210", title: "报销", createdAt: "2026-12-01T09:00:00.000Z", updatedAt: "2026-12-01T09:00:00.000Z", turns: [] };
+                await storage.saveConversation(name, older);
+                await storage.saveConversation(name, newer);
+                assert.deepEqual(await storage.getConversation(name, older.id), older);
+                assert.deepEqual((await storage.listConversations(name)).map((item) => [item.id, item.turns]), [[newer.id, 0], [older.id, 1]]);
+
+                const continued = { ...older, title: "年假制度", updatedAt: "2026-12-01T10:00:00.000Z", turns: [turn, { ...turn, question: "病假呢？", refused: true, sources: [] }] };
+                await storage.saveConversation(name, continued);
+                assert.deepEqual(await storage.getConversation(name, older.id), continued);
+                assert.deepEqual((await storage.listConversations(name)).map((item) => [item.id, item.title, item.turns]), [[older.id, "年假制度", 2], [newer.id, "报销", 0]]);
+
+                assert.equal(await storage.getConversation(name, "../../kb"), undefined, "an id that is not one finds nothing");
+                await assert.rejects(storage.saveConversation(name, { ...newer, id: "../escape" }), RangeError);
+                assert.equal(await storage.deleteConversation(name, newer.id), true);
+                assert.equal(await storage.deleteConversation(name, newer.id), false);
+                assert.deepEqual((await storage.listConversations(name)).map((item) => item.id), [older.id]);
+
+                await storage.delete(name);
+                await storage.create(name, embedder);
+                assert.deepEqual(await storage.listConversations(name), [], "a knowledge base made again under the name has none of the old one's");
+                await assert.rejects(storage.listConversations("no-such-kb"), KnowledgeBaseNotFoundError);
+            });
+
             it("gives back each chunk's stored vector, and the embedder it was built with", async () => {
                 const { name, a, b } = await committed();
                 assert.deepEqual(await storage.embedder(name), embedder);

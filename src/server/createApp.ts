@@ -15,6 +15,7 @@ import type { KeyStore } from "../keys/keyStore.js";
 import { authenticate, principalOf } from "./authenticate.js";
 import { requireKnownHost } from "./sameOrigin.js";
 import { askRoutes } from "./routes/askRoutes.js";
+import { conversationRoutes } from "./routes/conversationRoutes.js";
 import { knowledgeBaseRoutes } from "./routes/knowledgeBaseRoutes.js";
 import { mcpRoutes } from "./routes/mcpRoutes.js";
 import { openaiRoutes } from "./routes/openaiRoutes.js";
@@ -105,6 +106,7 @@ export function createApp(options: AppOptions): Express {
     api.use(express.json({ limit: MAX_JSON_BODY }));
     api.use(askRoutes(options.service));
     api.use(knowledgeBaseRoutes(options.service, { maxUploadBytes: options.maxUploadBytes, maxUploadRequestBytes: options.maxUploadRequestBytes }));
+    api.use(conversationRoutes(options.service));
     api.use(openaiRoutes(options.service));
     api.use(mcpRoutes(options.service));
     api.use((req, res) => sendError(res, "not_found", `No route for ${req.method} ${req.path}.`));

@@ -223,6 +223,34 @@ export const openApiDocument = {
             },
             delete: { summary: "delete a document (named as for GET)", parameters: [kbParam, { name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 204: { description: "deleted" }, 404: error } },
         },
+        "/kbs/{kb}/conversations": {
+            get: { summary: "the knowledge base's saved conversations, the last changed first", parameters: [kbParam], responses: { 200: { description: "{ conversations: [{ id, title, createdAt, updatedAt, turns }] } (turns: how many)" }, 404: error } },
+            post: {
+                summary: "start a conversation (anyone who may ask the knowledge base may keep conversations of it)",
+                parameters: [kbParam],
+                requestBody: json({ type: "object", required: ["title"], properties: { title: { type: "string", maxLength: 200 } } }),
+                responses: { 201: { description: "the conversation: { id, title, createdAt, updatedAt, turns: [] }" }, 400: error, 404: error },
+            },
+        },
+        "/kbs/{kb}/conversations/{id}": {
+            get: { summary: "a conversation with its turns", parameters: [kbParam, { name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 200: { description: "{ id, title, createdAt, updatedAt, turns: [{ question, answer, refused, sources, askedAt }] }" }, 404: error } },
+            patch: {
+                summary: "rename a conversation and/or replace its turns",
+                parameters: [kbParam, { name: "id", in: "path", required: true, schema: { type: "string" } }],
+                requestBody: json({
+                    type: "object",
+                    properties: {
+                        title: { type: "string", maxLength: 200 },
+                        turns: {
+                            type: "array", maxItems: 500,
+                            items: { type: "object", required: ["question", "answer", "refused", "sources", "askedAt"], properties: { question: { type: "string" }, answer: { type: "string" }, refused: { type: "boolean" }, sources: { type: "array", items: { type: "object" } }, askedAt: { type: "string", format: "date-time" } } },
+                        },
+                    },
+                }),
+                responses: { 200: { description: "the conversation as saved" }, 400: error, 404: error },
+            },
+            delete: { summary: "delete a conversation", parameters: [kbParam, { name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { 204: { description: "deleted" }, 404: error } },
+        },
         "/v1/models": { get: { summary: "OpenAI-compatible: the knowledge bases, as models", responses: { 200: { description: "{ object: list, data: [{ id, object: model }] }" } } } },
         "/mcp": {
             post: {

@@ -1,11 +1,13 @@
+import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { ingestPaths, ingestSources, type FileOutcome, type IngestOptions, type IngestReport } from "../../ingest/ingestFiles.js";
 import type { DocumentParser } from "../../ingest/sandbox/parserPool.js";
 import { answerQuestion, retrieveForQuestion, toSource, type AnswerRequest, type AnswerResult, type AnswerSource, type RetrievalRequest } from "../answer/answerQuestion.js";
 import type { Config } from "../config/schema.js";
-import { AmbiguousDocumentError, DocumentNotFoundError, PathsNotFoundError } from "../errors.js";
+import { AmbiguousDocumentError, ConversationNotFoundError, DocumentNotFoundError, PathsNotFoundError } from "../errors.js";
 import type { Models } from "../models/models.js";
+import type { Conversation, ConversationSummary, ConversationTurn } from "../store/conversations.js";
 import { validateKbName } from "../store/knowledgeBaseName.js";
 import { displayNameOf, type ChunkRecord, type DocumentRecord } from "../store/records.js";
 import type { CompactReport, KnowledgeBaseReader, KnowledgeBaseSummary, KnowledgeBaseWriter, LockWaitOptions, RepairReport, Storage } from "../store/storage.js";
@@ -119,6 +121,36 @@ export class KnowledgeBaseService {
             const outcomes = await ingestSources(sources, { ...this.ingestOptions(writer), ...options });
             return outcomes.map(({ path: source, ...outcome }) => ({ name: source, ...outcome }));
         });
+    }
+
+    public listConversations(name: string): Promise<ConversationSummary[]> {
+        return this.storage.listConversations(name);
+    }
+
+    /** Throws `ConversationNotFoundError` when there is no such conversation. */
+    public async getConversation(name: string, id: string): Promise<Conversation> {
+        const conversation = await this.storage.getConversation(name, id);
+        if (conversation == null) throw new ConversationNotFoundError(name, id);
+        return conversation;
+    }
+
+    /** Starts an empty conversation under a new id. */
+    public async createConversation(name: string, title: string): Promise<Conversation> {
+        const now = new Date().toISOString();
+        const conversation = { id: randomBytes(8).toString("hex"), title, createdAt: now, updatedAt: now, turns: [] };
+        await this.storage.saveConversation(name, conversation);
+        return conversation;
+    }
+
+    /** Renames a conversation or replaces its turns (or both); it counts as changed now. */
+    public async updateConversation(name: string, id: string, changes: { title?: string; turns?: ConversationTurn[] }): Promise<Conversation> {
+        const conversation = { ...await this.getConversation(name, id), ...changes, updatedAt: new Date().toISOString() };
+        await this.storage.saveConversation(name, conversation);
+        return conversation;
+    }
+
+    public async deleteConversation(name: string, id: string): Promise<void> {
+        if (!await this.storage.deleteConversation(name, id)) throw new ConversationNotFoundError(name, id);
     }
 
     /** Answers a question; each source's `source` is its document's name to show, never a server folder. */

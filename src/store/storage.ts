@@ -1,6 +1,7 @@
 import type { Language } from "../answer/language.js";
 import type { EmbedderIdentity } from "../models/models.js";
 import type { LexicalHit } from "../retrieval/bm25.js";
+import type { Conversation, ConversationSummary } from "./conversations.js";
 import type { ChunkRecord, DocumentChanges, DocumentRecord, NewChunk } from "./records.js";
 
 /**
@@ -41,6 +42,14 @@ export interface Storage {
     compact(name: string, options?: LockWaitOptions): Promise<CompactReport>;
     /** Gives a knowledge base its own prompt template for a language, or with `undefined` takes it away. */
     setPromptTemplate(name: string, language: Language, text: string | undefined): Promise<void>;
+    /** A knowledge base's saved conversations, the last changed first; deleting the knowledge base deletes them. */
+    listConversations(name: string): Promise<ConversationSummary[]>;
+    /** Undefined when there is no such conversation (or the id is not one). */
+    getConversation(name: string, id: string): Promise<Conversation | undefined>;
+    /** Stores a conversation, replacing the one with its id. */
+    saveConversation(name: string, conversation: Conversation): Promise<void>;
+    /** False when there was no such conversation. */
+    deleteConversation(name: string, id: string): Promise<boolean>;
     /** Lets go of connections; the storage cannot be used afterwards. */
     close(): Promise<void>;
 }

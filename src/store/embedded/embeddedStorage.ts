@@ -6,6 +6,7 @@ import {
 } from "../../errors.js";
 import type { EmbedderIdentity } from "../../models/models.js";
 import { TOKENIZER_VERSION } from "../../retrieval/tokenize.js";
+import { byUpdatedAtDescending, CONVERSATION_ID, summarizeConversation, type Conversation, type ConversationSummary } from "../conversations.js";
 import { freeBytes, writeFileAtomic } from "../durableFiles.js";
 import { validateKbName, kbNamePattern } from "../knowledgeBaseName.js";
 import { assertSameEmbedder } from "../sameEmbedder.js";
@@ -21,6 +22,8 @@ import { isLegacy, legacyCounts, migrateLegacy, repairLegacy } from "./legacyFor
 import { LmdbStore, STORE_FILE } from "./lmdbStore.js";
 
 const MANIFEST = "kb.json";
+/** The folder, in a knowledge base's, of its conversations: one `<id>.json` each. */
+const CONVERSATIONS = "conversations";
 const DEFAULT_LOCK_WAIT_MS = 10_000;
 /** Free space below which a new knowledge base is refused: its empty store and lock file take a few pages. */
 const MIN_FREE_BYTES_TO_CREATE = 1 << 20;
@@ -216,9 +219,52 @@ export class EmbeddedStorage implements Storage {
         await writeFileAtomic(file, text);
     }
 
+    /** Reads `conversations/*.json` in the knowledge base's folder; a file that cannot be read is left out. */
+    public async listConversations(name: string): Promise<ConversationSummary[]> {
+        await this.assertExists(name);
+        const dir = path.join(this.dirOf(name), CONVERSATIONS);
+        const files = await fs.readdir(dir).catch(() => [] as string[]);
+        const summaries: ConversationSummary[] = [];
+        for (const file of files) {
+            const id = file.replace(/\.json$/, "");
+            const conversation = file.endsWith(".json") ? await this.readConversation(name, id) : undefined;
+            if (conversation != null) summaries.push(summarizeConversation(conversation));
+        }
+        return summaries.sort(byUpdatedAtDescending);
+    }
+
+    public async getConversation(name: string, id: string): Promise<Conversation | undefined> {
+        await this.assertExists(name);
+        return this.readConversation(name, id);
+    }
+
+    /** Each conversation is a file of its own, written whole (temporary file, flush, rename). */
+    public async saveConversation(name: string, conversation: Conversation): Promise<void> {
+        await this.assertExists(name);
+        if (!CONVERSATION_ID.test(conversation.id)) throw new RangeError(`not a conversation id: ${conversation.id}`);
+        const dir = path.join(this.dirOf(name), CONVERSATIONS);
+        await fs.mkdir(dir, { recursive: true });
+        await writeFileAtomic(path.join(dir, `${conversation.id}.json`), JSON.stringify(conversation));
+    }
+
+    public async deleteConversation(name: string, id: string): Promise<boolean> {
+        await this.assertExists(name);
+        if (!CONVERSATION_ID.test(id)) return false;
+        return fs.rm(path.join(this.dirOf(name), CONVERSATIONS, `${id}.json`)).then(() => true, () => false);
+    }
+
     /** Nothing to let go of: every store is closed after use. */
     public close(): Promise<void> {
         return Promise.resolve();
+    }
+
+    private async readConversation(name: string, id: string): Promise<Conversation | undefined> {
+        if (!CONVERSATION_ID.test(id)) return undefined;
+        try {
+            return JSON.parse(await fs.readFile(path.join(this.dirOf(name), CONVERSATIONS, `${id}.json`), "utf8")) as Conversation;
+        } catch {
+            return undefined;
+        }
     }
 
     /**

@@ -5,6 +5,7 @@ import { assertSameEmbedder } from "../sameEmbedder.js";
 import type { EmbedderIdentity } from "../../models/models.js";
 import { termCounts } from "../../retrieval/bm25.js";
 import { TOKENIZER_VERSION, tokenize } from "../../retrieval/tokenize.js";
+import { byUpdatedAtDescending, CONVERSATION_ID, type Conversation, type ConversationSummary, type ConversationTurn } from "../conversations.js";
 import { validateKbName } from "../knowledgeBaseName.js";
 import type {
     CompactReport, KnowledgeBaseReader, KnowledgeBaseSummary, KnowledgeBaseWriter, LockWaitOptions, OpenWriterOptions, RepairReport, Storage,
@@ -143,6 +144,53 @@ export class PostgresStorage implements Storage {
                 text != null ? "UPDATE yizhi_knowledge_bases SET prompts = prompts || jsonb_build_object($2::text, $3::text) WHERE id = $1" : "UPDATE yizhi_knowledge_bases SET prompts = prompts - $2::text WHERE id = $1",
                 text != null ? [kb.id, language, text] : [kb.id, language],
             );
+        });
+    }
+
+    public listConversations(name: string): Promise<ConversationSummary[]> {
+        return this.run(async () => {
+            const kb = await getKnowledgeBase(this.pool, validateKbName(name), this.location);
+            const { rows } = await this.pool.query<{ id: string; title: string; created_at: string; updated_at: string; turns: number }>(
+                "SELECT id, title, created_at, updated_at, jsonb_array_length(turns) AS turns FROM yizhi_conversations WHERE kb_id = $1",
+                [kb.id],
+            );
+            return rows.map((row) => ({ id: row.id, title: row.title, createdAt: row.created_at, updatedAt: row.updated_at, turns: row.turns }))
+                .sort(byUpdatedAtDescending);
+        });
+    }
+
+    public getConversation(name: string, id: string): Promise<Conversation | undefined> {
+        return this.run(async () => {
+            const kb = await getKnowledgeBase(this.pool, validateKbName(name), this.location);
+            if (!CONVERSATION_ID.test(id)) return undefined;
+            const { rows } = await this.pool.query<{ title: string; created_at: string; updated_at: string; turns: ConversationTurn[] }>(
+                "SELECT title, created_at, updated_at, turns FROM yizhi_conversations WHERE kb_id = $1 AND id = $2",
+                [kb.id, id],
+            );
+            const row = rows[0];
+            return row == null ? undefined : { id, title: row.title, createdAt: row.created_at, updatedAt: row.updated_at, turns: row.turns };
+        });
+    }
+
+    public saveConversation(name: string, conversation: Conversation): Promise<void> {
+        return this.run(async () => {
+            const kb = await getKnowledgeBase(this.pool, validateKbName(name), this.location);
+            if (!CONVERSATION_ID.test(conversation.id)) throw new RangeError(`not a conversation id: ${conversation.id}`);
+            const { id, title, createdAt, updatedAt, turns } = conversation;
+            await this.pool.query(
+                "INSERT INTO yizhi_conversations (kb_id, id, title, created_at, updated_at, turns) VALUES ($1, $2, $3, $4, $5, $6::jsonb) " +
+                "ON CONFLICT (kb_id, id) DO UPDATE SET title = EXCLUDED.title, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, turns = EXCLUDED.turns",
+                [kb.id, id, title, createdAt, updatedAt, JSON.stringify(turns)],
+            );
+        });
+    }
+
+    public deleteConversation(name: string, id: string): Promise<boolean> {
+        return this.run(async () => {
+            const kb = await getKnowledgeBase(this.pool, validateKbName(name), this.location);
+            if (!CONVERSATION_ID.test(id)) return false;
+            const { rowCount } = await this.pool.query("DELETE FROM yizhi_conversations WHERE kb_id = $1 AND id = $2", [kb.id, id]);
+            return (rowCount ?? 0) > 0;
         });
     }
 

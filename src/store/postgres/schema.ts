@@ -100,6 +100,21 @@ export const MIGRATIONS: readonly Migration[] = [
             );
         `,
     },
+    {
+        version: 4,
+        description: "saved conversations",
+        sql: `
+            CREATE TABLE yizhi_conversations (
+                kb_id bigint NOT NULL REFERENCES yizhi_knowledge_bases (id) ON DELETE CASCADE,
+                id text NOT NULL,
+                title text NOT NULL,
+                created_at text NOT NULL,
+                updated_at text NOT NULL,
+                turns jsonb NOT NULL,
+                PRIMARY KEY (kb_id, id)
+            );
+        `,
+    },
 ];
 
 /** The migrations that need no extension: the coordination tests run them on a PostgreSQL without pgvector. */
