@@ -491,6 +491,54 @@ describe("the web page", () => {
         });
     }
 
+    it("keeps conversations on the server: continued after a reload and from another browser, renamed and deleted", async () => {
+        const first = await openPage(browser, server.url);
+        const { page } = first;
+        await createKb(page, "对话库");
+        await page.getByTestId("file-input").setInputFiles([{ name: "制度.txt", mimeType: "text/plain", buffer: Buffer.from("员工每年享有十天带薪年假。报销需要发票和审批单。") }]);
+        assert.equal((await uploadResults(page, 1)).get("制度.txt")?.status, "ingested");
+        await setAdvanced(page, { topK: "2", scoreThreshold: "-1" });
+        await ask(page, "年假有几天？");
+        await ask(page, "报销要什么？");
+        const item = page.getByTestId("conversation-item");
+        await item.filter({ hasText: "2 轮" }).waitFor();
+        assert.deepEqual(await page.getByTestId("conversation-title").allInnerTexts(), ["年假有几天？"]);
+        const answers = await page.getByTestId("answer").allInnerTexts();
+
+        await page.reload();
+        await waitForCount(page.getByTestId("answer-block"), 2);
+        assert.deepEqual(await page.getByTestId("question").allInnerTexts(), ["年假有几天？", "报销要什么？"]);
+        assert.deepEqual(await page.getByTestId("answer").allInnerTexts(), answers, "the same answers, rendered again");
+        assert.ok(await page.getByTestId("source-card").count() >= 2, "with their sources");
+        await closePage(first);
+
+        const other = await openPage(browser, server.url);
+        const second = other.page;
+        await selectKb(second, "对话库");
+        assert.equal(await second.getByTestId("answer-block").count(), 0, "another browser starts with a new conversation");
+        await second.getByTestId("conversation-title").filter({ hasText: "年假有几天？" }).click();
+        await waitForCount(second.getByTestId("answer-block"), 2);
+        await setAdvanced(second, { topK: "2", scoreThreshold: "-1" });
+        const continued = await ask(second, "病假呢？");
+        assert.deepEqual(continued.body.history?.map((message) => message.role), ["user", "assistant", "user", "assistant"], "the saved turns are its history");
+        await second.getByTestId("conversation-item").filter({ hasText: "3 轮" }).waitFor();
+
+        await second.getByTestId("conversation-rename").click();
+        await second.getByTestId("conversation-rename-input").fill("假期与报销");
+        await second.getByTestId("conversation-rename-input").press("Enter");
+        await second.getByTestId("conversation-title").filter({ hasText: "假期与报销" }).waitFor();
+
+        await second.getByTestId("conversation-new").click();
+        assert.equal(await second.getByTestId("answer-block").count(), 0);
+        await second.getByTestId("conversation-delete").click();
+        await second.getByTestId("confirm-ok").click();
+        await second.getByTestId("conversation-item").first().waitFor({ state: "detached" });
+        const { conversations } = await (await fetch(`${server.url}/kbs/${encodeURIComponent("对话库")}/conversations`)).json() as { conversations: unknown[] };
+        assert.deepEqual(conversations, []);
+        await second.screenshot({ path: path.join(artifactsDir, "conversations.png") });
+        await closePage(other);
+    });
+
     it("switches to English and back, remembering the choice", async () => {
         const opened = await openPage(browser, server.url);
         const { page } = opened;

@@ -2,6 +2,7 @@
 import { api, ApiError } from "./api.js";
 import { clearProblem, initBanner, showProblem } from "./banner.js";
 import { initChat } from "./chat.js";
+import { initConversations } from "./conversations.js";
 import { initDocumentViewer } from "./documentViewer.js";
 import { byId } from "./dom.js";
 import { applyTranslations, language, setLanguage, setMessage } from "./i18n.js";
@@ -97,4 +98,5 @@ initDocumentViewer();
 initKnowledgeBases();
 initUpload();
 initChat();
+initConversations();
 void watchReadiness();

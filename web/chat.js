@@ -5,6 +5,7 @@
  */
 import { askStreaming } from "./api.js";
 import { clearProblem } from "./banner.js";
+import { onConversationOpen, saveTurn } from "./conversations.js";
 import { openDocument } from "./documentViewer.js";
 import { byId, el, messageOf } from "./dom.js";
 import { setLabel, setMessage } from "./i18n.js";
@@ -67,8 +68,30 @@ export function initChat() {
     byId("stop-button").addEventListener("click", () => running?.abort());
     byId("mode-input").addEventListener("change", updateThresholdHint);
     onKbChange(updateAskButton);
+    onConversationOpen(showConversation);
     updateAskButton();
     updateThresholdHint();
+}
+
+/**
+ * Shows a saved conversation (or, with no turns, a new one): its turns as they were answered, the
+ * last one open to regeneration, and its messages as the history of the next question.
+ * @param {string} kb
+ * @param {import("./conversations.js").SavedTurn[]} turns
+ */
+function showConversation(kb, turns) {
+    running?.abort();
+    byId("conversation").replaceChildren();
+    earlierMessages.length = 0;
+    lastTurn = null;
+    for (const saved of turns) {
+        const history = earlierMessages.slice(-HISTORY_MESSAGES);
+        const turn = addTurn(saved.question, kb, history);
+        turn.showSources(saved.sources.map((source) => ({ ...source, source: source.name })));
+        turn.finish(saved.answer, saved.refused);
+        earlierMessages.push({ role: "user", content: saved.question }, { role: "assistant", content: saved.answer });
+    }
+    byId("chat-empty").hidden = turns.length > 0;
 }
 
 /** Says which threshold decides a refusal in the chosen mode. */
@@ -105,34 +128,53 @@ async function ask(question) {
     if (question === "" || kb == null || running != null) return;
     /** @type {HTMLTextAreaElement} */ (byId("question-input")).value = "";
     const history = earlierMessages.slice(-HISTORY_MESSAGES);
-    const turn = createTurn(question, kb, () => void regenerate());
-    const regenerate = async () => {
-        if (running != null || lastTurn !== turn) return;
-        earlierMessages.splice(-2, 2);
-        turn.restart();
-        await stream(turn, { question, kb, history });
-    };
-    lastTurn = turn;
-    await stream(turn, { question, kb, history });
+    const turn = addTurn(question, kb, history);
+    await stream(turn, { question, kb, history }, false);
 }
 
 /**
- * Streams the answer to a question into its turn.
+ * Adds a turn that can be regenerated while it is the last one.
+ * @param {string} question
+ * @param {string} kb
+ * @param {Array<{ role: "user" | "assistant", content: string }>} history the messages before it
+ * @returns {Turn}
+ */
+function addTurn(question, kb, history) {
+    const turn = createTurn(question, kb, () => {
+        if (running != null || lastTurn !== turn) return;
+        earlierMessages.splice(-2, 2);
+        turn.restart();
+        void stream(turn, { question, kb, history }, true);
+    });
+    lastTurn = turn;
+    return turn;
+}
+
+/**
+ * Streams the answer to a question into its turn, then saves the turn in the conversation.
  * @param {Turn} turn
  * @param {{ question: string, kb: string, history: Array<{ role: "user" | "assistant", content: string }> }} request
+ * @param {boolean} regenerated the turn replaces the conversation's last one
  */
-async function stream(turn, request) {
+async function stream(turn, request, regenerated) {
     const controller = new AbortController();
     running = controller;
     setStreaming(true);
+    const askedAt = new Date().toISOString();
+    /** @type {AnswerSource[]} */
+    let answerSources = [];
     try {
         await askStreaming({ ...request, ...advancedSettings() }, {
-            onSources: (sources) => turn.showSources(sources),
+            onSources: (sources) => {
+                answerSources = sources;
+                turn.showSources(sources);
+            },
             onToken: (text) => turn.append(text),
             onDone: ({ answer, refused }) => {
                 turn.finish(answer, refused);
                 earlierMessages.push({ role: "user", content: request.question }, { role: "assistant", content: answer });
                 clearProblem("action");
+                void saveTurn(request.kb, { question: request.question, answer, refused, sources: answerSources.map(savedSource), askedAt }, { replaceLast: regenerated });
             },
         }, controller.signal);
     } catch (error) {
@@ -245,6 +287,19 @@ function createTurn(question, kb, onRegenerate) {
             status.hidden = false;
             setMessage(status, "thinking");
         },
+    };
+}
+
+/**
+ * A source as a conversation keeps it.
+ * @param {AnswerSource} source
+ * @returns {import("./conversations.js").SavedSource}
+ */
+function savedSource(source) {
+    return {
+        n: source.n, documentId: source.documentId, chunkIndex: source.chunkIndex, name: source.name ?? fileName(source.source),
+        ...(source.page != null ? { page: source.page } : {}), ...(source.headingPath != null ? { headingPath: source.headingPath } : {}),
+        score: source.score, text: source.text,
     };
 }
 
