@@ -136,13 +136,18 @@ describe("postgres and embedded backends: the same scores, and copies both ways"
         }
         const prompt = await reader.promptTemplate("zh");
         await reader.close();
-        return { result, prompt: prompt?.text };
+        const conversations = await Promise.all((await storage.listConversations(name)).map(({ id }) => storage.getConversation(name, id)));
+        return { result, prompt: prompt?.text, conversations };
     }
 
-    it("yizhi kb copy's work: file → postgres → file gives back the same documents, chunks, vectors and prompt", async () => {
+    it("yizhi kb copy's work: file → postgres → file gives back the same documents, chunks, vectors, prompt and conversations", async () => {
         const corpus = (await newsCorpus()).slice(0, 40);
         await fill(embedded, "trip", corpus);
         await embedded.setPromptTemplate("trip", "zh", "已知信息：{context}\n请回答：{question}");
+        await embedded.saveConversation("trip", {
+            id: "00112233445566aa", title: "新闻", createdAt: "2026-12-01T08:00:00.000Z", updatedAt: "2026-12-01T08:00:00.000Z",
+            turns: [{ question: "发生了什么？", answer: "见 [1]。", refused: false, askedAt: "2026-12-01T08:00:00.000Z", sources: [] }],
+        });
         const original = await contents(embedded, "trip");
         assert.deepEqual(await copyKnowledgeBase(embedded, postgres, "trip"), { documents: 40, chunks: corpus.reduce((sum, test) => sum + test.chunks.length, 0) });
         assert.deepEqual(await contents(postgres, "trip"), original);

@@ -21,7 +21,7 @@ export interface CopyReport {
 
 /**
  * Copies knowledge base `name` from one storage to another (or to another name in the same one):
- * its documents, chunks, vectors and prompt templates, without embedding anything again. The source
+ * its documents, chunks, vectors, prompt templates and saved conversations, without embedding anything again. The source
  * is held by its write lock meanwhile, so the copy is of one state; a copy that fails is removed.
  */
 export async function copyKnowledgeBase(from: Storage, to: Storage, name: string, options: CopyOptions = {}): Promise<CopyReport> {
@@ -60,6 +60,10 @@ export async function copyKnowledgeBase(from: Storage, to: Storage, name: string
         for (const language of LANGUAGES) {
             const template = await reader.promptTemplate(language);
             if (template != null) await to.setPromptTemplate(target, language, template.text);
+        }
+        for (const { id } of await from.listConversations(name)) {
+            const conversation = await from.getConversation(name, id);
+            if (conversation != null) await to.saveConversation(target, conversation);
         }
         await writer.close();
         return { documents: documents.length, chunks };
