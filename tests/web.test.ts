@@ -539,6 +539,43 @@ describe("the web page", () => {
         await closePage(other);
     });
 
+    it("at 390 px works through the drawer: choose a knowledge base, ask, read the answer's source in its document, start a new conversation", async () => {
+        const opened = await openPage(browser, server.url, { width: 390, height: 844 });
+        const { page } = opened;
+        const side = page.getByTestId("side");
+        const drawerOpen = async () => ((await side.boundingBox())?.x ?? -1) >= 0;
+        await page.getByTestId("drawer-toggle").click();
+        await waitUntil(drawerOpen);
+        await page.getByTestId("kb-item").filter({ hasText: "测试库" }).click();
+        await waitUntil(async () => !(await drawerOpen()));
+
+        await setAdvanced(page, { topK: "2", scoreThreshold: "-1" });
+        const { answer } = await ask(page, "大模型推理有哪些优化方法？");
+        assert.equal(await answer.getAttribute("data-state"), "done");
+        const card = answer.getByTestId("source-card").first();
+        const cardBox = await card.boundingBox();
+        assert.ok(cardBox != null && cardBox.x >= 0 && cardBox.x + cardBox.width <= 390, "the source card fits the screen");
+        await card.getByTestId("source-open").click();
+        const dialog = page.getByTestId("document-dialog");
+        await dialog.locator("[data-highlighted=true]").waitFor();
+        const dialogBox = await dialog.boundingBox();
+        assert.ok(dialogBox != null && dialogBox.x >= 0 && dialogBox.x + dialogBox.width <= 390, "the document fits the screen");
+        const close = await page.getByTestId("document-close").boundingBox();
+        assert.ok(close != null && close.y >= 0 && close.y + close.height <= 844, "the close button stays in view beside the highlighted chunk");
+        await page.screenshot({ path: path.join(artifactsDir, "page-390-document.png") });
+        await page.getByTestId("document-close").click();
+
+        await page.getByTestId("drawer-toggle").click();
+        await waitUntil(drawerOpen);
+        await page.getByTestId("conversation-item").first().waitFor();
+        await page.getByTestId("conversation-new").click();
+        assert.equal(await page.getByTestId("answer-block").count(), 0);
+        await page.keyboard.press("Escape");
+        await waitUntil(async () => !(await drawerOpen()));
+        await page.screenshot({ path: path.join(artifactsDir, "page-390-chat.png") });
+        await closePage(opened);
+    });
+
     it("switches to English and back, remembering the choice", async () => {
         const opened = await openPage(browser, server.url);
         const { page } = opened;
