@@ -7,28 +7,18 @@
  */
 export async function* readServerSentEvents(body) {
     const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    const take = eventAssembler();
     let buffer = "";
-    let event = "";
-    /** @type {string[]} */
-    let data = [];
     try {
         for (;;) {
             const { done, value } = await reader.read();
             if (done) return;
             buffer += value;
-            // A trailing \r may be the first half of \r\n: it waits for the next read.
-            const lines = buffer.split(/\r\n|\n|\r(?!$)/);
+            const lines = buffer.split(LINE_BREAK);
             buffer = lines.pop() ?? "";
             for (const line of lines) {
-                if (line === "") {
-                    if (data.length > 0) yield { event: event || "message", data: data.join("\n") };
-                    event = "";
-                    data = [];
-                    continue;
-                }
-                const [field, value] = splitField(line);
-                if (field === "event") event = value;
-                else if (field === "data") data.push(value);
+                const event = take(line);
+                if (event != null) yield event;
             }
         }
     } finally {
@@ -44,22 +34,41 @@ export async function* readServerSentEvents(body) {
  * @returns {Array<{ event: string, data: string }>}
  */
 export function completeEvents(text) {
-    const blocks = text.split(/\r\n\r\n|\n\n|\r\r/);
-    blocks.pop();
+    const lines = text.split(LINE_BREAK);
+    lines.pop(); // a line not yet ended
+    const take = eventAssembler();
     /** @type {Array<{ event: string, data: string }>} */
     const events = [];
-    for (const block of blocks) {
-        let event = "";
-        /** @type {string[]} */
-        const data = [];
-        for (const line of block.split(/\r\n|\n|\r/)) {
-            const [field, value] = splitField(line);
-            if (field === "event") event = value;
-            else if (field === "data") data.push(value);
-        }
-        if (data.length > 0) events.push({ event: event || "message", data: data.join("\n") });
+    for (const line of lines) {
+        const event = take(line);
+        if (event != null) events.push(event);
     }
     return events;
+}
+
+/** A trailing \r may be the first half of \r\n: it waits for more text. */
+const LINE_BREAK = /\r\n|\n|\r(?!$)/;
+
+/**
+ * Gathers lines into events: each line given, it returns the event that a blank line completes.
+ * @returns {(line: string) => { event: string, data: string } | undefined}
+ */
+function eventAssembler() {
+    let event = "";
+    /** @type {string[]} */
+    let data = [];
+    return (line) => {
+        if (line === "") {
+            const complete = data.length > 0 ? { event: event || "message", data: data.join("\n") } : undefined;
+            event = "";
+            data = [];
+            return complete;
+        }
+        const [field, value] = splitField(line);
+        if (field === "event") event = value;
+        else if (field === "data") data.push(value);
+        return undefined;
+    };
 }
 
 /**

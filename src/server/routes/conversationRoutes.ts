@@ -49,11 +49,7 @@ export function conversationRoutes(service: KnowledgeBaseService): Router {
     });
     router.patch("/kbs/:kb/conversations/:id", async (req, res) => {
         authorize(res, "read", req.params.kb);
-        const changes = parseBody(changesSchema, req.body);
-        res.json(await service.updateConversation(req.params.kb, req.params.id, {
-            ...(changes.title != null ? { title: changes.title } : {}),
-            ...(changes.turns != null ? { turns: changes.turns } : {}),
-        }));
+        res.json(await service.updateConversation(req.params.kb, req.params.id, parseBody(changesSchema, req.body)));
     });
     router.delete("/kbs/:kb/conversations/:id", async (req, res) => {
         authorize(res, "read", req.params.kb);
