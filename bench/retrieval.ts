@@ -19,25 +19,15 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { HNSWLib } from "@langchain/community/vectorstores/hnswlib";
 import { RecursiveCharacterTextSplitter } from "@langchain/textsplitters";
-import { loadConfig } from "../src/config/loadConfig.js";
 import type { Config } from "../src/config/schema.js";
 import { buildEvalIndex, containsAnswer, evaluateRetrieval, type EvalReport } from "../src/evaluation/evaluateRetrieval.js";
 import { readEvalFile, type EvalSet } from "../src/evaluation/readEvalFile.js";
 import { retrievalModes, type RetrievalMode } from "../src/retrieval/retrieveChunks.js";
 import { Yizhi } from "../src/yizhi.js";
-
-const sharedDir = fileURLToPath(new URL("../../shared/", import.meta.url));
-const testModel = path.join(sharedDir, "models", "stories260K.gguf");
-const datasetFiles = {
-    cmrc: path.join(sharedDir, "datasets", "cmrc2018", "trial.json"),
-    "xquad-zh": path.join(sharedDir, "datasets", "xquad", "zh.json"),
-    "xquad-en": path.join(sharedDir, "datasets", "xquad", "en.json"),
-} as const;
-type DatasetName = keyof typeof datasetFiles;
+import { benchConfig, datasetFiles, datasetNames, log, percent, table, type DatasetName } from "./retrievalBench.js";
 
 interface BenchOptions {
     datasets: DatasetName[];
@@ -66,10 +56,7 @@ function parseOptions(argv: string[]): BenchOptions {
         },
         strict: true,
     });
-    const datasets = values.datasets.split(",").map((name) => {
-        if (!(name in datasetFiles)) throw new Error(`--datasets: unknown dataset ${name}; choose from ${Object.keys(datasetFiles).join(", ")}`);
-        return name as DatasetName;
-    });
+    const datasets = datasetNames(values.datasets);
     const numbers = (flag: string, raw: string) => raw.split(",").map((item) => {
         const value = Number(item);
         if (!Number.isFinite(value) || value < 0) throw new Error(`${flag}: "${item}" is not a number ≥ 0`);
@@ -82,21 +69,6 @@ function parseOptions(argv: string[]): BenchOptions {
         rrfKs: values.quick ? [60] : numbers("--rrf-k", values["rrf-k"]),
         lexicalThresholds: [0.1, 0.2, 0.3, 0.4, 0.5],
     };
-}
-
-/** `YIZHI_*` variables apply; without a configured model, the test model is used. */
-function buildConfig(dataDir: string, overrides: Partial<Config> = {}): Config {
-    const env = process.env;
-    return loadConfig({
-        env,
-        flags: {
-            dataDir,
-            ...(env.YIZHI_LLM_MODEL == null ? { llmModel: testModel } : {}),
-            ...(env.YIZHI_EMBEDDING_MODEL == null ? { embeddingModel: testModel } : {}),
-            ...(env.YIZHI_THREADS == null ? { threads: 1 } : {}),
-            ...overrides,
-        },
-    }).config;
 }
 
 function pick(report: EvalReport): Scores {
@@ -136,7 +108,7 @@ function holdOut(set: EvalSet): EvalSet {
 
 async function withYizhi<T>(overrides: Partial<Config>, run: (yizhi: Yizhi) => Promise<T>): Promise<T> {
     const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "yizhi-bench-retrieval-"));
-    const yizhi = new Yizhi(buildConfig(dataDir, overrides));
+    const yizhi = new Yizhi(benchConfig(dataDir, overrides));
     try {
         return await run(yizhi);
     } finally {
@@ -145,18 +117,11 @@ async function withYizhi<T>(overrides: Partial<Config>, run: (yizhi: Yizhi) => P
     }
 }
 
-const percent = (value: number) => `${(value * 100).toFixed(1)}`;
-const log = (message: string) => process.stderr.write(`${message}\n`);
-
-function table(header: string[], rows: string[][]): string {
-    return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((row) => `| ${row.join(" | ")} |`)].join("\n");
-}
-
 async function main(): Promise<void> {
     const options = parseOptions(process.argv.slice(2));
     const sets = new Map<DatasetName, EvalSet>();
     for (const name of options.datasets) sets.set(name, await readEvalFile(datasetFiles[name], "squad"));
-    const defaults = buildConfig(os.tmpdir());
+    const defaults = benchConfig(os.tmpdir());
     const out: string[] = [];
     out.push(`# Retrieval benchmark\n\nEmbedding model: ${defaults.embeddingModel} (context ${defaults.embeddingContextSize} tokens). ` +
         `Defaults: chunk ${defaults.chunkSize}/${defaults.chunkOverlap}, rrfK ${defaults.rrfK}, candidates ${defaults.retrievalCandidates}, k = 10. ` +

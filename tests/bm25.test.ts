@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
+import fs from "node:fs/promises";
 import { describe, it } from "node:test";
 import { bestK } from "../src/retrieval/bm25.js";
 import { reciprocalRankFusion } from "../src/retrieval/reciprocalRankFusion.js";
-import { tokenize } from "../src/retrieval/tokenize.js";
-import { mulberry32 } from "./helpers.js";
+import { tokenize, toSimplified } from "../src/retrieval/tokenize.js";
+import { fixture, mulberry32 } from "./helpers.js";
 
 const close = (actual: number, expected: number) => assert.ok(Math.abs(actual - expected) < 1e-9, `${actual} ≠ ${expected}`);
 
@@ -28,6 +29,19 @@ describe("tokenize", () => {
     it("drops question words, which passages seldom contain", () => {
         assert.deepEqual(tokenize("谁发明了电话？"), tokenize("发明电话"));
         assert.deepEqual(tokenize("When was it built, and where?"), ["built"]);
+    });
+
+    it("makes the same terms of traditional and simplified Chinese, so either script finds the other", () => {
+        assert.deepEqual(tokenize("員工每年享有帶薪年假，病假須提供醫院證明。"), tokenize("员工每年享有带薪年假，病假须提供医院证明。"));
+        assert.deepEqual(tokenize("資料庫每天備份一次，備份保留三十天"), tokenize("资料库每天备份一次，备份保留三十天"));
+    });
+
+    it("leaves simplified text as it is before cutting it (no phrase rewriting)", async () => {
+        const news = await fs.readFile(fixture("zh", "crud_news_documents_dup_part_1_part_1.txt"), "utf8");
+        const sample = news.slice(0, 200_000);
+        assert.equal(toSimplified(sample), sample);
+        assert.equal(toSimplified("显著的原著"), "显著的原著");
+        assert.equal(toSimplified("軟體與網路"), "软体与网路");
     });
 
     it("folds full-width letters and digits (NFKC)", () => {

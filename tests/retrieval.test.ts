@@ -180,6 +180,33 @@ describe("retrieval modes and their threshold rules", () => {
     });
 });
 
+describe("retrieval across Chinese scripts", () => {
+    it("finds a traditional document by a simplified question and the other way round, and returns the text as written", async () => {
+        const temp = await makeTempDir();
+        const yizhi = new Yizhi(testConfig(path.join(temp.dir, "data"), { chunkSize: 200, chunkOverlap: 0 }));
+        try {
+            const docs = path.join(temp.dir, "docs");
+            await fs.mkdir(docs);
+            const traditional = "員工每年享有帶薪年假，工作滿一年不滿十年的，年假五天。病假須提供醫院證明。";
+            const simplified = "数据库每天备份一次，备份保留三十天，由运维部门负责检查。";
+            await fs.writeFile(path.join(docs, "leave-tw.txt"), traditional);
+            await fs.writeFile(path.join(docs, "backup-cn.txt"), simplified);
+            await yizhi.knowledgeBases.ingest("kb", [docs]);
+            const kb = await yizhi.knowledgeBases.openReader("kb");
+            const top = async (question: string) => {
+                const vector = await yizhi.models.embeddings.embedQuery(question);
+                const [first] = await retrieveChunks(kb, { text: question, vector }, { ...base, mode: "bm25", lexicalThreshold: 0.3 });
+                return first?.chunk.text;
+            };
+            assert.equal(await top("员工的带薪年假有几天？"), traditional);
+            assert.equal(await top("數據庫備份保留多久？"), simplified);
+        } finally {
+            await yizhi.dispose();
+            await temp.cleanup();
+        }
+    });
+});
+
 describe("dropNearDuplicates", () => {
     it("keeps the first of near-identical texts, ignoring white space, and keeps merely similar ones", () => {
         const texts = [
