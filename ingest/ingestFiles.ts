@@ -3,9 +3,11 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import { UnreadableFileError } from "../src/errors.js";
+import type { DocumentRecord } from "../src/store/records.js";
 import type { KnowledgeBaseWriter } from "../src/store/storage.js";
 import { collectFiles } from "./collectFiles.js";
-import { loaderFor, supportedExtensions } from "./loaders/index.js";
+import { loaderFor, mayContainFiles, supportedExtensions } from "./loaders/index.js";
+import type { ContainedFile } from "./loaders/types.js";
 import type { ParsedFile } from "./parseFile.js";
 import type { DocumentParser } from "./sandbox/parserPool.js";
 
@@ -112,7 +114,8 @@ export async function ingestPaths(paths: readonly string[], options: IngestOptio
         sizeOf: (file) => sizes.get(file) ?? 0,
     }));
 
-    const pruned = options.prune === true ? await pruneMissing(options.knowledgeBase, paths, new Set(files)) : [];
+    // Files found inside archives and e-mails are present as long as their container is.
+    const pruned = options.prune === true ? await pruneMissing(options.knowledgeBase, paths, new Set([...files, ...outcomes.map((outcome) => outcome.path)])) : [];
     await options.knowledgeBase.commit();
     return {
         files: outcomes,
@@ -151,10 +154,10 @@ class Ingester {
      */
     public async run<T>(
         items: readonly T[],
-        ingestOne: (item: T, turn: StoreTurn, progress: ProgressReport) => Promise<FileOutcome>,
+        ingestOne: (item: T, turn: StoreTurn, progress: ProgressReport) => Promise<FileOutcome[]>,
         describe: { nameOf: (item: T) => string; sizeOf: (item: T) => number },
     ): Promise<FileOutcome[]> {
-        const outcomes: FileOutcome[] = new Array(items.length);
+        const outcomes: FileOutcome[][] = new Array(items.length);
         const turns = storeTurns(items.length);
         const tracker = new ProgressTracker(items.map(describe.sizeOf), this.options.onProgress);
         let next = 0;
@@ -178,39 +181,85 @@ class Ingester {
         };
         await Promise.all(Array.from({ length: Math.min(items.length, this.options.concurrency ?? 4) }, worker));
         if (failure != null) throw failure.error;
-        return outcomes;
+        return outcomes.flat();
     }
 
-    public async ingestFile(file: string, displayName: string, turn: StoreTurn, progress: ProgressReport): Promise<FileOutcome> {
+    public async ingestFile(file: string, displayName: string, turn: StoreTurn, progress: ProgressReport): Promise<FileOutcome[]> {
         let bytes: Uint8Array;
         try {
             bytes = await fs.readFile(file);
         } catch (error) {
-            return failed(file, `Cannot read the file: ${(error as Error).message}`);
+            return [failed(file, `Cannot read the file: ${(error as Error).message}`)];
         }
         return this.ingest({ source: file, displayName, fileName: path.basename(file), bytes }, turn, progress);
     }
 
-    /** Reads, parses and embeds a file; changes the knowledge base only once `turn` is taken. */
-    public async ingest({ source, displayName, fileName, bytes }: IngestSource, turn: StoreTurn, progress: ProgressReport): Promise<FileOutcome> {
+    /**
+     * Reads, parses and embeds a file, and the files inside it (an archive's entries, an e-mail's
+     * attachments) as documents of their own; changes the knowledge base only once `turn` is taken.
+     * `depth`: how many containers the file is inside.
+     */
+    public async ingest(item: IngestSource, turn: StoreTurn, progress: ProgressReport, depth = 0): Promise<FileOutcome[]> {
+        const { source, fileName, bytes } = item;
         const kb = this.options.knowledgeBase;
         const id = documentIdOf(source);
         const stored = await kb.getDocument(id);
         const fileHash = createHash("sha256").update(bytes).digest("hex");
-        if (stored?.fileHash === fileHash) return { path: source, status: "unchanged", chunks: stored.labels.length, documentId: id };
+        // A container is read again even when unchanged: its entries' outcomes are what it reports.
+        const container = mayContainFiles(fileName);
+        if (!container && stored?.fileHash === fileHash) return [{ path: source, status: "unchanged", chunks: stored.labels.length, documentId: id }];
 
         if (loaderFor(fileName) == null) {
             const extension = path.extname(fileName) || "(none)";
-            return { path: source, status: "skipped", chunks: 0, reason: `Unsupported file type ${extension}. Supported: ${supportedExtensions.join(" ")}` };
+            return [{ path: source, status: "skipped", chunks: 0, reason: `Unsupported file type ${extension}. Supported: ${supportedExtensions.join(" ")}` }];
         }
         let parsed: ParsedFile;
         try {
-            parsed = await this.options.parser.parse({ bytes, fileName }, { chunkSize: this.options.chunkSize, chunkOverlap: this.options.chunkOverlap });
+            parsed = await this.options.parser.parse({ bytes, fileName, depth }, { chunkSize: this.options.chunkSize, chunkOverlap: this.options.chunkOverlap });
         } catch (error) {
-            if (error instanceof UnreadableFileError) return failed(source, error.reason);
+            if (error instanceof UnreadableFileError) return [failed(source, error.reason)];
             throw error;
         }
+        const outcomes = parsed.chunks.length > 0 ? [await this.store(item, { id, stored, fileHash, parsed }, turn, progress)] : [];
+        if (container) outcomes.push(...await this.ingestContained(item, parsed.contained ?? [], turn, progress, depth));
+        return outcomes;
+    }
 
+    /**
+     * Ingests the files found inside `container`, each under the container's source and name with
+     * its own path appended, and removes those stored from it before that are no longer in it.
+     */
+    private async ingestContained(container: IngestSource, files: readonly ContainedFile[], turn: StoreTurn, progress: ProgressReport, depth: number): Promise<FileOutcome[]> {
+        const prefix = `${container.source}/`;
+        const shownPrefix = `${container.displayName ?? container.fileName}/`;
+        const outcomes: FileOutcome[] = [];
+        for (const file of files) {
+            if ("refused" in file) {
+                outcomes.push(failed(prefix + file.name, file.refused));
+                continue;
+            }
+            outcomes.push(...await this.ingest(
+                { source: prefix + file.name, displayName: shownPrefix + file.name, fileName: path.posix.basename(file.name), bytes: file.bytes },
+                turn, progress, depth + 1,
+            ));
+        }
+        const present = new Set(outcomes.map((outcome) => outcome.path));
+        const kb = this.options.knowledgeBase;
+        await turn.take();
+        for (const document of await kb.documents()) {
+            if (document.source.startsWith(prefix) && !present.has(document.source)) await kb.removeDocument(document.id);
+        }
+        return outcomes;
+    }
+
+    /** Stores a parsed file's chunks as a document, unless the same text is stored already. */
+    private async store(
+        { source, displayName, bytes }: IngestSource,
+        { id, stored, fileHash, parsed }: { id: string; stored: DocumentRecord | undefined; fileHash: string; parsed: ParsedFile },
+        turn: StoreTurn,
+        progress: ProgressReport,
+    ): Promise<FileOutcome> {
+        const kb = this.options.knowledgeBase;
         const { format, hash, chunks } = parsed;
         if (stored?.hash === hash) {
             // Other bytes, same text (re-saved, or converted to another format): nothing to re-embed.

@@ -6,10 +6,12 @@ import { UnreadableFileError } from "../src/errors.js";
  * memory or the time of everything else. The names are the configuration settings' names.
  */
 export interface ParseLimits {
-    /** Bytes the entries of a zip-based document (DOCX, XLSX) may inflate to, together. Default 256 MiB. */
+    /** Bytes the entries of a zip-based document (DOCX, XLSX, PPTX, OpenDocument, EPUB) or a .zip archive may inflate to, together. Default 256 MiB. */
     maxInflatedBytes: number;
-    /** Entries a zip-based document may have. Default 10,000. */
+    /** Entries a zip-based document or a .zip archive may have. Default 10,000. */
     maxArchiveEntries: number;
+    /** How deep archives and e-mails may be inside one another (a zip in a zip in a mail is 3). Default 3. */
+    maxArchiveNesting: number;
     /** Depth of nested elements in HTML and in a document's XML. Default 512. */
     maxNestingDepth: number;
     /** Pages of a PDF. Default 10,000. */
@@ -29,6 +31,7 @@ export interface ParseLimits {
 export const defaultParseLimits: Readonly<ParseLimits> = {
     maxInflatedBytes: 256 * 1024 * 1024,
     maxArchiveEntries: 10_000,
+    maxArchiveNesting: 3,
     maxNestingDepth: 512,
     maxPages: 10_000,
     maxPdfObjects: 5_000_000,

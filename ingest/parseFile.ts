@@ -3,6 +3,7 @@ import { UnreadableFileError } from "../src/errors.js";
 import { contentHash } from "./contentHash.js";
 import { limitExceeded, type ParseLimits } from "./limits.js";
 import { loaderFor, supportedExtensions } from "./loaders/index.js";
+import type { ContainedFile } from "./loaders/types.js";
 import { normalizeSections } from "./normalize.js";
 import { splitSections, type SplitterOptions, type TextChunk } from "./splitter.js";
 
@@ -10,6 +11,8 @@ import { splitSections, type SplitterOptions, type TextChunk } from "./splitter.
 export interface ParseRequest {
     bytes: Uint8Array;
     fileName: string;
+    /** How many archives or e-mails the file is inside (default 0). */
+    depth?: number;
 }
 
 /** What a file becomes before it is embedded. */
@@ -18,9 +21,12 @@ export interface ParsedFile {
     format: string;
     /** The text encoding that was detected, for byte-oriented text formats. */
     encoding?: string;
-    /** SHA-256 of the normalised text (see `contentHash`). */
+    /** SHA-256 of the normalised text (see `contentHash`); empty for an archive, which has no text of its own. */
     hash: string;
+    /** None for an archive. */
     chunks: TextChunk[];
+    /** Files inside this one, to be read as documents of their own. */
+    contained?: ContainedFile[];
 }
 
 export interface ParseSettings {
@@ -29,7 +35,7 @@ export interface ParseSettings {
 }
 
 /** Reads a file into chunks: loader, normalisation, content hash, splitter. Throws `UnreadableFileError` with the reason. */
-export async function parseFile({ bytes, fileName }: ParseRequest, { limits, splitter }: ParseSettings): Promise<ParsedFile> {
+export async function parseFile({ bytes, fileName, depth = 0 }: ParseRequest, { limits, splitter }: ParseSettings): Promise<ParsedFile> {
     const load = loaderFor(fileName);
     if (load == null) {
         throw new UnreadableFileError(`Unsupported file type ${path.extname(fileName) || "(none)"}. Supported: ${supportedExtensions.join(" ")}`);
@@ -38,13 +44,19 @@ export async function parseFile({ bytes, fileName }: ParseRequest, { limits, spl
     const characters = loaded.sections.reduce((sum, section) => sum + section.text.length, 0);
     if (characters > limits.maxTextChars) throw limitExceeded("maxTextChars", limits, `holds ${characters.toLocaleString("en")} characters of text`);
 
+    const contained = loaded.contained ?? [];
+    if (contained.length > 0 && depth >= limits.maxArchiveNesting) {
+        throw limitExceeded("maxArchiveNesting", limits, `holds files but is inside ${depth} archives or e-mails already`);
+    }
+
     const format = path.extname(fileName).slice(1).toLowerCase();
     const sections = normalizeSections(loaded.sections, { reflowLines: format === "pdf" });
-    if (sections.length === 0) throw new UnreadableFileError("The file has no text.");
+    if (sections.length === 0 && contained.length === 0) throw new UnreadableFileError("The file has no text.");
     return {
         format,
         ...(loaded.encoding != null ? { encoding: loaded.encoding } : {}),
-        hash: contentHash(sections.map((section) => section.text)),
-        chunks: splitSections(sections, splitter),
+        hash: sections.length > 0 ? contentHash(sections.map((section) => section.text)) : "",
+        chunks: sections.length > 0 ? splitSections(sections, splitter) : [],
+        ...(contained.length > 0 ? { contained } : {}),
     };
 }

@@ -28,6 +28,7 @@ export class Yizhi {
             limits: {
                 maxInflatedBytes: config.maxInflatedBytes,
                 maxArchiveEntries: config.maxArchiveEntries,
+                maxArchiveNesting: config.maxArchiveNesting,
                 maxNestingDepth: config.maxNestingDepth,
                 maxPages: config.maxPages,
                 maxPdfObjects: config.maxPdfObjects,

@@ -2,7 +2,7 @@ import mammoth from "mammoth";
 import { parseHTML } from "linkedom";
 import { UnreadableFileError } from "../../src/errors.js";
 import { domToSections, type DomNode } from "./html.js";
-import { checkArchive } from "./checkArchive.js";
+import { checkArchive } from "./archive.js";
 import type { Loader } from "./types.js";
 
 /** Images carry no text; leaving their data out keeps mammoth from base64-encoding every one. */

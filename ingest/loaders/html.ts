@@ -209,15 +209,11 @@ function findMainContent(page: DomDocument): ReturnType<Readability<DomNode>["pa
 }
 
 /**
- * A web page's main content (found by Mozilla's readability, as Firefox's reader view does), or the
- * whole page when readability finds none, with the page title as the top heading.
- */
-/**
  * Throws when elements nest deeper than `limits.maxNestingDepth`: a DOM's cost, and its walk's
  * recursion, grow with the depth (100,000 nested <div>s took minutes). htmlparser2's tokenizer
  * is linear and closes elements the way a browser implies, so the count is the depth the DOM gets.
  */
-function checkNesting(html: string, limits: ParseLimits): void {
+export function checkNesting(html: string, limits: ParseLimits): void {
     let depth = 0;
     const tooDeep = limitExceeded("maxNestingDepth", limits, "nests its elements deeper than allowed");
     const parser = new Parser({
@@ -231,6 +227,10 @@ function checkNesting(html: string, limits: ParseLimits): void {
     parser.end(html);
 }
 
+/**
+ * A web page's main content (found by Mozilla's readability, as Firefox's reader view does), or the
+ * whole page when readability finds none, with the page title as the top heading.
+ */
 export const loadHtml: Loader = async (bytes, _fileName, limits) => {
     const { text, encoding } = decodeText(bytes, { declaredCharset: declaredCharset(bytes) });
     checkNesting(text, limits);

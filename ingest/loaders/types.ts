@@ -9,10 +9,18 @@ export interface LoadedSection {
     headingPath?: string[];
 }
 
+/**
+ * A file inside another (an archive's entry, an e-mail's attachment), to be read as a document of
+ * its own; or, with `refused`, one that is not read, and why (its name tries to leave the archive).
+ */
+export type ContainedFile = { name: string; bytes: Uint8Array } | { name: string; refused: string };
+
 export interface LoadedFile {
     sections: LoadedSection[];
     /** The text encoding that was detected, for byte-oriented text formats. */
     encoding?: string;
+    /** Files inside this one, in order, named by their path inside it (`/`-separated, confined by `containedName`). */
+    contained?: ContainedFile[];
 }
 
 /**

@@ -1,6 +1,6 @@
 import readExcelFile, { type CellValue, type Sheet } from "read-excel-file/node";
 import { UnreadableFileError } from "../../src/errors.js";
-import { checkArchive } from "./checkArchive.js";
+import { checkArchive } from "./archive.js";
 import { checkTable, rowsToSections } from "./csv.js";
 import type { LoadedSection, Loader } from "./types.js";
 

@@ -132,10 +132,12 @@ export const configSchema = z.object({
     parseTimeoutSeconds: z.number().int().min(1).default(120),
     /** Memory one file's reading may use, in MB (resident); then it fails. */
     parseMemoryMb: z.number().int().min(128).default(1024),
-    /** Bytes the entries of a DOCX or XLSX may inflate to, together. */
+    /** Bytes the entries of a zip-based document or a .zip archive may inflate to, together. */
     maxInflatedBytes: z.number().int().min(1).default(defaultParseLimits.maxInflatedBytes),
-    /** Entries a DOCX or XLSX may have. */
+    /** Entries a zip-based document or a .zip archive may have. */
     maxArchiveEntries: z.number().int().min(1).default(defaultParseLimits.maxArchiveEntries),
+    /** How deep archives and e-mails may be inside one another. */
+    maxArchiveNesting: z.number().int().min(1).max(16).default(defaultParseLimits.maxArchiveNesting),
     /** Depth of nested elements in HTML and in a document's XML. */
     maxNestingDepth: z.number().int().min(8).default(defaultParseLimits.maxNestingDepth),
     /** Pages of a PDF. */
