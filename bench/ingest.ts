@@ -23,6 +23,7 @@ import { parseArgs } from "node:util";
 import { collectFiles } from "../ingest/collectFiles.js";
 import type { FileOutcome } from "../ingest/ingestFiles.js";
 import { defaultParseLimits } from "../ingest/limits.js";
+import { defaultOcrSettings } from "../ingest/ocr/ocrEngine.js";
 import { loaderFor } from "../ingest/loaders/index.js";
 import { parseFile } from "../ingest/parseFile.js";
 import type { SplitterOptions } from "../ingest/splitter.js";
@@ -204,13 +205,13 @@ async function totalBytes(files: readonly string[]): Promise<number> {
     return sizes.reduce((sum, size) => sum + size, 0);
 }
 
-/** Parse, normalise and split every file as ingest does (in this process), without embedding or storing. */
+/** Parse, normalise and split every file as ingest does (in this process), without OCR (measured on its own), embedding or storing. */
 async function measureParseSplit(files: readonly string[], splitter: SplitterOptions): Promise<number> {
     const started = performance.now();
     for (const file of files) {
         if (loaderFor(file) == null) continue;
         try {
-            await parseFile({ bytes: await fs.readFile(file), fileName: path.basename(file) }, { limits: defaultParseLimits, splitter });
+            await parseFile({ bytes: await fs.readFile(file), fileName: path.basename(file) }, { limits: defaultParseLimits, splitter, ocr: { ...defaultOcrSettings, mode: "off" } });
         } catch {
             // Files that fail by design (encrypted, scanned) still cost their parse attempt.
         }

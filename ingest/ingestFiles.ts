@@ -30,8 +30,10 @@ export interface FileOutcome {
 export interface FileProgress {
     /** The file's name as shown (its path below the folder given, or an upload's name). */
     file: string;
-    /** `parsing` until its text is split into chunks (and read from scanned pages), then `embedding`. */
-    stage: "parsing" | "embedding";
+    /** `parsing`, `ocr` while its scanned pages or pictures are read (see `pages`), then `embedding`. */
+    stage: "parsing" | "ocr" | "embedding";
+    /** While pages are read by OCR: how many of how many. */
+    pages?: { done: number; total: number };
     chunksEmbedded: number;
     /** The file's chunks; 0 while it is parsed. */
     chunks: number;
@@ -215,7 +217,11 @@ class Ingester {
         }
         let parsed: ParsedFile;
         try {
-            parsed = await this.options.parser.parse({ bytes, fileName, depth }, { chunkSize: this.options.chunkSize, chunkOverlap: this.options.chunkOverlap });
+            parsed = await this.options.parser.parse(
+                { bytes, fileName, depth },
+                { chunkSize: this.options.chunkSize, chunkOverlap: this.options.chunkOverlap },
+                ({ pagesDone, pagesTotal }) => progress.ocr(pagesDone, pagesTotal),
+            );
         } catch (error) {
             if (error instanceof UnreadableFileError) return [failed(source, error.reason)];
             throw error;
@@ -324,6 +330,8 @@ class Ingester {
 
 /** What a file being ingested says of its progress. */
 interface ProgressReport {
+    /** `done` of its `total` pages to read by OCR are read. */
+    ocr(done: number, total: number): void;
     /** It is parsed into `chunks` chunks, which are now embedded. */
     embedding(chunks: number, chunksEmbedded: number): void;
     /** `count` of its chunks are embedded; `chunksEmbedded` of the whole run. */
@@ -347,7 +355,13 @@ class ProgressTracker {
         this.active.set(index, progress);
         this.report();
         return {
+            ocr: (done, total) => {
+                if (total === 0) return;
+                Object.assign(progress, { stage: "ocr", pages: { done, total } });
+                this.report();
+            },
             embedding: (chunks, chunksEmbedded) => {
+                delete progress.pages;
                 Object.assign(progress, { stage: "embedding", chunks });
                 this.chunksEmbedded = chunksEmbedded;
                 this.report();
@@ -380,7 +394,7 @@ class ProgressTracker {
             chunksEmbedded: this.chunksEmbedded,
             bytesDone: Math.round(this.bytesOfFilesDone + bytesUnderWay),
             bytesTotal: this.bytesTotal,
-            active: [...this.active.values()].map((file) => ({ ...file })),
+            active: [...this.active.values()].map((file) => ({ ...file, ...(file.pages != null ? { pages: { ...file.pages } } : {}) })),
         });
     }
 }

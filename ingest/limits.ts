@@ -26,6 +26,8 @@ export interface ParseLimits {
     maxCellChars: number;
     /** Characters of text a document may hold. Default 20,000,000 (about 50,000 chunks). */
     maxTextChars: number;
+    /** Pixels a picture read by OCR may have, checked before it is decoded. Default 100,000,000 (10,000 × 10,000). */
+    maxImagePixels: number;
 }
 
 export const defaultParseLimits: Readonly<ParseLimits> = {
@@ -39,6 +41,7 @@ export const defaultParseLimits: Readonly<ParseLimits> = {
     maxTableColumns: 10_000,
     maxCellChars: 1_000_000,
     maxTextChars: 20_000_000,
+    maxImagePixels: 100_000_000,
 };
 
 /** A file over one of the limits: the reason names what it exceeded and the setting that allows more. */

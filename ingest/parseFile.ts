@@ -4,6 +4,12 @@ import { contentHash } from "./contentHash.js";
 import { limitExceeded, type ParseLimits } from "./limits.js";
 import { loaderFor, supportedExtensions } from "./loaders/index.js";
 import type { ContainedFile } from "./loaders/types.js";
+import { imageExtensions } from "./ocr/images.js";
+import type { OcrSettings } from "./ocr/ocrEngine.js";
+import { OcrReader, type OcrProgress } from "./ocr/ocrReader.js";
+import { sharedPaddleOcrEngine } from "./ocr/paddleOcrEngine.js";
+
+const imageFormats = new Set(Object.keys(imageExtensions).map((extension) => extension.slice(1)));
 import { normalizeSections } from "./normalize.js";
 import { splitSections, type SplitterOptions, type TextChunk } from "./splitter.js";
 
@@ -32,15 +38,29 @@ export interface ParsedFile {
 export interface ParseSettings {
     limits: ParseLimits;
     splitter: SplitterOptions;
+    ocr: OcrSettings;
 }
 
-/** Reads a file into chunks: loader, normalisation, content hash, splitter. Throws `UnreadableFileError` with the reason. */
-export async function parseFile({ bytes, fileName, depth = 0 }: ParseRequest, { limits, splitter }: ParseSettings): Promise<ParsedFile> {
+/**
+ * Reads a file into chunks: loader (OCR, where a file needs it, reporting each page to
+ * `onOcrProgress`), normalisation, content hash, splitter. Throws `UnreadableFileError` with the reason.
+ */
+export async function parseFile(
+    { bytes, fileName, depth = 0 }: ParseRequest,
+    { limits, splitter, ocr }: ParseSettings,
+    onOcrProgress?: (progress: OcrProgress) => void,
+): Promise<ParsedFile> {
     const load = loaderFor(fileName);
     if (load == null) {
         throw new UnreadableFileError(`Unsupported file type ${path.extname(fileName) || "(none)"}. Supported: ${supportedExtensions.join(" ")}`);
     }
-    const loaded = await load(bytes, fileName, limits);
+    const reader = new OcrReader({
+        settings: ocr,
+        maxImagePixels: limits.maxImagePixels,
+        engine: () => sharedPaddleOcrEngine(ocr.threads),
+        ...(onOcrProgress != null ? { onProgress: onOcrProgress } : {}),
+    });
+    const loaded = await load(bytes, fileName, limits, { ocr: reader });
     const characters = loaded.sections.reduce((sum, section) => sum + section.text.length, 0);
     if (characters > limits.maxTextChars) throw limitExceeded("maxTextChars", limits, `holds ${characters.toLocaleString("en")} characters of text`);
 
@@ -50,7 +70,8 @@ export async function parseFile({ bytes, fileName, depth = 0 }: ParseRequest, { 
     }
 
     const format = path.extname(fileName).slice(1).toLowerCase();
-    const sections = normalizeSections(loaded.sections, { reflowLines: format === "pdf" });
+    // PDF text and OCR'd lines are broken by the layout, not by the author.
+    const sections = normalizeSections(loaded.sections, { reflowLines: format === "pdf" || imageFormats.has(format) });
     if (sections.length === 0 && contained.length === 0) throw new UnreadableFileError("The file has no text.");
     return {
         format,

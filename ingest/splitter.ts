@@ -3,6 +3,8 @@ export interface SplitterSection {
     text: string;
     page?: number;
     headingPath?: string[];
+    /** Set when the text was read by OCR: the recogniser's mean confidence, 0..1. */
+    ocr?: { confidence: number };
 }
 
 export interface TextChunk {
@@ -13,6 +15,8 @@ export interface TextChunk {
     start: number;
     page?: number;
     headingPath?: string[];
+    /** Set when the chunk's text was read by OCR: the recogniser's mean confidence, 0..1. */
+    ocr?: { confidence: number };
 }
 
 export interface SplitterOptions {
@@ -67,6 +71,7 @@ export function splitSections(sections: readonly SplitterSection[], options: Spl
                 start: start + (raw.length - raw.trimStart().length),
                 ...(section.page != null ? { page: section.page } : {}),
                 ...(section.headingPath != null && section.headingPath.length > 0 ? { headingPath: section.headingPath } : {}),
+                ...(section.ocr != null ? { ocr: section.ocr } : {}),
             };
             // Whitespace-only pieces (a line's trailing "\n") count towards a span's size but are trimmed
             // away, which can leave a chunk that lies wholly inside its neighbour: keep only the larger.

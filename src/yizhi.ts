@@ -36,7 +36,9 @@ export class Yizhi {
                 maxTableColumns: config.maxTableColumns,
                 maxCellChars: config.maxCellChars,
                 maxTextChars: config.maxTextChars,
+                maxImagePixels: config.maxImagePixels,
             },
+            ocr: { mode: config.ocr, threads: config.ocrThreads, languages: config.ocrLanguages },
         });
         this.storage = createStorage(config);
         this.knowledgeBases = new KnowledgeBaseService({ storage: this.storage, models: this.models, parser: this.parser, config });

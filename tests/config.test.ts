@@ -107,6 +107,7 @@ describe("loadConfig", () => {
             YIZHI_LLM_TIMEOUT_SECONDS: "12", YIZHI_LLM_RETRIES: "4", YIZHI_RERANKER_PROVIDER: "tei", YIZHI_RERANKER_BASE_URL: "https://tei.example",
             YIZHI_RERANKER_API_KEY: "r-key", YIZHI_RERANKER_TIMEOUT_SECONDS: "13", YIZHI_RERANKER_RETRIES: "0", YIZHI_RERANKER_CONCURRENCY: "5",
             YIZHI_RERANKER_SCORES: "logit", YIZHI_LOG_LEVEL: "warn",
+            YIZHI_MAX_ARCHIVE_NESTING: "2", YIZHI_MAX_IMAGE_PIXELS: "1000000", YIZHI_OCR: "force", YIZHI_OCR_THREADS: "2", YIZHI_OCR_LANGUAGES: "zh",
         };
         assert.deepEqual(Object.keys(env).sort(), Object.values(envNames).sort());
         const { config, origins } = loadConfig({ env, cwd });
@@ -126,6 +127,7 @@ describe("loadConfig", () => {
             llmBaseUrl: "http://gpu-box:8000/v1", llmApiKey: "l-key", llmTimeoutSeconds: 12, llmRetries: 4, rerankerProvider: "tei",
             rerankerBaseUrl: "https://tei.example", rerankerApiKey: "r-key", rerankerTimeoutSeconds: 13, rerankerRetries: 0, rerankerConcurrency: 5,
             rerankerScores: "logit", logLevel: "warn",
+            maxArchiveNesting: 2, maxImagePixels: 1000000, ocr: "force", ocrThreads: 2, ocrLanguages: ["zh"],
         });
         for (const key of Object.keys(envNames) as ConfigKey[]) assert.equal(origins[key], "env", key);
     });
@@ -181,6 +183,8 @@ describe("loadConfig", () => {
         assertConfigError(() => loadConfig({ env: { YIZHI_TOP_K: "2.5" }, cwd }), "YIZHI_TOP_K");
         assertConfigError(() => loadConfig({ env: { YIZHI_THREADS: "-1" }, cwd }), "YIZHI_THREADS");
         assertConfigError(() => loadConfig({ env: { YIZHI_HNSW_EF_SEARCH: "Infinity" }, cwd }), "YIZHI_HNSW_EF_SEARCH");
+        assertConfigError(() => loadConfig({ env: { YIZHI_OCR: "always" }, cwd }), "YIZHI_OCR", "ocr");
+        assertConfigError(() => loadConfig({ env: { YIZHI_OCR_LANGUAGES: "zh,ja" }, cwd }), "YIZHI_OCR_LANGUAGES", "not ja");
     });
 
     it("rejects an invalid config file value, naming the file", async () => {

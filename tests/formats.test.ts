@@ -11,9 +11,8 @@ import { strToU8, zipSync } from "fflate";
 import { loaderFor, supportedExtensions } from "../ingest/loaders/index.js";
 import type { ContainedFile, LoadedFile } from "../ingest/loaders/types.js";
 import { defaultParseLimits, type ParseLimits } from "../ingest/limits.js";
-import { UnreadableFileError } from "../src/errors.js";
 import { Yizhi } from "../src/yizhi.js";
-import { makeTempDir, repoRoot } from "./helpers.js";
+import { assertUnreadable, loadContext, makeTempDir, repoRoot } from "./helpers.js";
 import { testConfig } from "./testConfig.js";
 
 const formatsDir = path.join(repoRoot, "tests", "fixtures", "formats");
@@ -21,15 +20,7 @@ const formatsDir = path.join(repoRoot, "tests", "fixtures", "formats");
 async function load(name: string, bytes?: Uint8Array, limits: ParseLimits = defaultParseLimits): Promise<LoadedFile> {
     const loader = loaderFor(name);
     assert.ok(loader, `no loader for ${name}`);
-    return loader(bytes ?? new Uint8Array(await fs.readFile(path.join(formatsDir, name))), name, limits);
-}
-
-async function assertUnreadable(loading: Promise<unknown>, reason: RegExp): Promise<void> {
-    await assert.rejects(loading, (error: unknown) => {
-        assert.ok(error instanceof UnreadableFileError, `expected UnreadableFileError, got ${String(error)}`);
-        assert.match(error.reason, reason);
-        return true;
-    });
+    return loader(bytes ?? new Uint8Array(await fs.readFile(path.join(formatsDir, name))), name, limits, loadContext());
 }
 
 /** The fixture cut to its first half: what a broken download or a full disk leaves. */

@@ -1,8 +1,15 @@
+import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
+import { defaultParseLimits } from "../ingest/limits.js";
+import type { LoadContext } from "../ingest/loaders/types.js";
+import { defaultOcrSettings, type OcrSettings } from "../ingest/ocr/ocrEngine.js";
+import { OcrReader, type OcrProgress } from "../ingest/ocr/ocrReader.js";
+import { sharedPaddleOcrEngine } from "../ingest/ocr/paddleOcrEngine.js";
+import { UnreadableFileError } from "../src/errors.js";
 
 /** The repository root (tests run from source with tsx). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -90,4 +97,30 @@ export async function filesHeldUnder(dir: string): Promise<string[]> {
         }
     }
     return held;
+}
+
+/** What a loader is given in a parser process: a real OCR reader (PP-OCRv4, one thread), `settings` as given. */
+export function loadContext(
+    settings: Partial<OcrSettings> = {},
+    onProgress?: (progress: OcrProgress) => void,
+    maxImagePixels = defaultParseLimits.maxImagePixels,
+): LoadContext {
+    const ocr = { ...defaultOcrSettings, ...settings };
+    return {
+        ocr: new OcrReader({
+            settings: ocr,
+            maxImagePixels,
+            engine: () => sharedPaddleOcrEngine(ocr.threads),
+            ...(onProgress != null ? { onProgress } : {}),
+        }),
+    };
+}
+
+/** Asserts that reading a file fails with `UnreadableFileError`, its reason matching `reason`. */
+export async function assertUnreadable(loading: Promise<unknown>, reason: RegExp): Promise<void> {
+    await assert.rejects(loading, (error: unknown) => {
+        assert.ok(error instanceof UnreadableFileError, `expected UnreadableFileError, got ${String(error)}`);
+        assert.match(error.reason, reason);
+        return true;
+    });
 }

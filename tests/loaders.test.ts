@@ -4,11 +4,10 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { parseHTML } from "linkedom";
-import { UnreadableFileError } from "../src/errors.js";
 import { loaderFor, supportedExtensions } from "../ingest/loaders/index.js";
 import type { LoadedFile, LoadedSection } from "../ingest/loaders/types.js";
 import { defaultParseLimits } from "../ingest/limits.js";
-import { fixture } from "./helpers.js";
+import { assertUnreadable, fixture, loadContext } from "./helpers.js";
 
 async function readFixture(...parts: string[]): Promise<Uint8Array> {
     return new Uint8Array(await fs.readFile(fixture(...parts)));
@@ -18,7 +17,7 @@ async function readFixture(...parts: string[]): Promise<Uint8Array> {
 async function loadBytes(bytes: Uint8Array, fileName: string): Promise<LoadedFile> {
     const load = loaderFor(fileName);
     assert.ok(load, `no loader for ${fileName}`);
-    return load(bytes, fileName, defaultParseLimits);
+    return load(bytes, fileName, defaultParseLimits, loadContext());
 }
 
 async function loadFixture(...parts: string[]): Promise<LoadedFile> {
@@ -33,14 +32,6 @@ function sectionUnder(file: LoadedFile, headingPath: string[]): LoadedSection {
     const section = file.sections.find((s) => JSON.stringify(s.headingPath) === JSON.stringify(headingPath));
     assert.ok(section, `no section under ${headingPath.join(" > ")}`);
     return section;
-}
-
-async function assertUnreadable(loading: Promise<LoadedFile>, reason: RegExp): Promise<void> {
-    await assert.rejects(loading, (error: unknown) => {
-        assert.ok(error instanceof UnreadableFileError, `expected UnreadableFileError, got ${String(error)}`);
-        assert.match(error.reason, reason);
-        return true;
-    });
 }
 
 /** Paragraph texts of readability's own expected extraction, whitespace removed for comparison. */
@@ -149,8 +140,9 @@ describe("pdf loader", () => {
         }
     });
 
-    it("rejects a scanned PDF that has no text layer", async () => {
-        await assertUnreadable(loadFixture("zh", "pdf", "scanned_zh_small_ocr.pdf"), /no text layer.*scanned.*OCR/s);
+    it("with ocr off, rejects a scanned PDF, saying that it has no text layer (tests/ocr.test.ts reads it by OCR)", async () => {
+        const scan = await readFixture("zh", "pdf", "scanned_zh_small_ocr.pdf");
+        await assertUnreadable(loaderFor("scan.pdf")!(scan, "scan.pdf", defaultParseLimits, loadContext({ mode: "off" })), /no text layer.*scanned.*OCR is off/s);
     });
 
     it("rejects a truncated PDF and a file that is not a PDF", async () => {

@@ -100,7 +100,8 @@ export function kbPath(kb) {
 
 /**
  * @typedef {object} FileProgress what the server has got to with a file, once its bytes are sent
- * @property {"parsing" | "embedding"} stage
+ * @property {"parsing" | "ocr" | "embedding"} stage
+ * @property {{ done: number, total: number }} [pages] while scanned pages or pictures are read by OCR
  * @property {number} chunksEmbedded
  * @property {number} chunks 0 while parsing
  */
@@ -179,6 +180,7 @@ function sendFile(url, file, onSent, onEvent) {
  * @property {string} [name]
  * @property {number} [page]
  * @property {string[]} [headingPath]
+ * @property {{ confidence: number }} [ocr] set when the text was read by OCR
  * @property {number} score
  * @property {{ dense?: number, lexical?: number, fused?: number, rerank?: number }} [scores]
  * @property {string} text

@@ -299,6 +299,7 @@ function savedSource(source) {
     return {
         n: source.n, documentId: source.documentId, chunkIndex: source.chunkIndex, name: source.name ?? fileName(source.source),
         ...(source.page != null ? { page: source.page } : {}), ...(source.headingPath != null ? { headingPath: source.headingPath } : {}),
+        ...(source.ocr != null ? { ocr: source.ocr } : {}),
         score: source.score, text: source.text,
     };
 }
@@ -399,6 +400,12 @@ function renderSource(turnId, kb, source) {
         const page = el("span", { className: "source-page" });
         setMessage(page, "sourcePage", { page: source.page });
         head.append(page);
+    }
+    if (source.ocr != null) {
+        // Read from a picture: the text may hold recognition errors.
+        const ocr = el("span", { className: "source-ocr", testId: "source-ocr" });
+        setMessage(ocr, "sourceOcr", { confidence: Math.round(source.ocr.confidence * 100) });
+        head.append(ocr);
     }
     const score = el("span", { className: "source-score", testId: "source-score" });
     setMessage(score, "sourceScore", { score: source.score.toFixed(3) });

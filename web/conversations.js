@@ -18,6 +18,7 @@ import { onKbChange, selectedKb } from "./knowledgeBases.js";
  * @property {string} name
  * @property {number} [page]
  * @property {string[]} [headingPath]
+ * @property {{ confidence: number }} [ocr]
  * @property {number} score
  * @property {string} text
  */

@@ -143,6 +143,7 @@ function createRow(file) {
         setServerProgress(progress) {
             element.dataset.status = "processing";
             if (progress.stage === "parsing") setMessage(result, "uploadParsing");
+            else if (progress.stage === "ocr") setMessage(result, "uploadOcr", { done: progress.pages?.done ?? 0, total: progress.pages?.total ?? 0 });
             else setMessage(result, "uploadEmbedding", { done: progress.chunksEmbedded, total: progress.chunks });
         },
         finish(status, key, args) {

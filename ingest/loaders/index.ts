@@ -6,6 +6,7 @@ import { loadDocx } from "./docx.js";
 import { loadEml } from "./eml.js";
 import { loadEpub } from "./epub.js";
 import { loadHtml } from "./html.js";
+import { loadImage } from "./image.js";
 import { loadMarkdown } from "./markdown.js";
 import { officeLoader } from "./office.js";
 import { loadPdf } from "./pdf.js";
@@ -13,15 +14,16 @@ import { loadText } from "./text.js";
 import type { Loader } from "./types.js";
 import { loadXlsx } from "./xlsx.js";
 import { loadZip } from "./zip.js";
+import { imageExtensions } from "../ocr/images.js";
 
 /**
  * A file with no bytes, or with neither text nor files inside once read, is reported as empty
  * whatever its format.
  */
 function rejectingEmpty(load: Loader): Loader {
-    return async (bytes, fileName, limits) => {
+    return async (bytes, fileName, limits, context) => {
         if (bytes.length > 0) {
-            const loaded = await load(bytes, fileName, limits);
+            const loaded = await load(bytes, fileName, limits, context);
             if (loaded.sections.some((section) => section.text.trim() !== "") || (loaded.contained?.length ?? 0) > 0) {
                 return loaded;
             }
@@ -53,6 +55,7 @@ const loaders: ReadonlyMap<string, Loader> = new Map(
         ".xlsx": loadXlsx,
         ".ods": officeLoader("ods"),
         ".zip": loadZip,
+        ...Object.fromEntries(Object.keys(imageExtensions).map((extension) => [extension, loadImage])),
     }).map(([extension, load]) => [extension, rejectingEmpty(load)]),
 );
 

@@ -3,6 +3,7 @@ import path from "node:path";
 import { PasswordException, PDFParse, type PageTextResult } from "pdf-parse";
 import { UnreadableFileError } from "../../src/errors.js";
 import { limitExceeded, type ParseLimits } from "../limits.js";
+import { isUsableTextLayer } from "../ocr/textLayer.js";
 import type { LoadedSection, Loader } from "./types.js";
 
 /**
@@ -16,17 +17,41 @@ const pdfjsData = {
     standardFontDataUrl: path.join(pdfjsDir, "standard_fonts") + path.sep,
 };
 
-/** PDF text layer, one section per page that has text. Text is left as extracted, not normalised. */
-export const loadPdf: Loader = async (bytes, _fileName, limits) => {
-    const sections: LoadedSection[] = (await pageTexts(bytes, limits))
-        .filter((page) => page.text.trim() !== "")
-        .map((page) => ({ text: page.text, page: page.num }));
-    if (sections.length === 0) {
-        throw new UnreadableFileError(
-            "This PDF has no text layer; its pages are probably scanned images. Run OCR on it first (for example with ocrmypdf) and ingest the result.",
-        );
-    }
-    return { sections };
+/** Width pages are rendered at for OCR, in pixels: an A4 page comes out about 1,400 × 2,000. */
+const OCR_PAGE_WIDTH = 1400;
+
+/**
+ * PDF text, one section per page that has text: its text layer, or, for a page without a usable
+ * one (a scan, or a layer of garbled characters; see `isUsableTextLayer`), what OCR reads on the
+ * page rendered as a picture. `ocr` `force` reads every page by OCR, `off` none. Text is left as
+ * extracted, not normalised.
+ */
+export const loadPdf: Loader = async (bytes, _fileName, limits, { ocr }) => {
+    return withPdf(bytes, limits, async (parser, pages) => {
+        const { mode } = ocr.settings;
+        const toRead = pages.filter((page) => mode === "force" || (mode === "auto" && !isUsableTextLayer(page.text)));
+        const read = new Map<number, LoadedSection>();
+        ocr.progress(0, toRead.length);
+        for (const [i, page] of toRead.entries()) {
+            const { pages: [shot] } = await parser.getScreenshot({ partial: [page.num], desiredWidth: OCR_PAGE_WIDTH, imageDataUrl: false, imageBuffer: true });
+            if (shot == null) throw new UnreadableFileError(`Page ${page.num} of this PDF could not be rendered for OCR.`);
+            const { text, confidence } = await ocr.read(shot.data);
+            if (text.trim() !== "") read.set(page.num, { text, page: page.num, ocr: { confidence } });
+            ocr.progress(i + 1, toRead.length);
+        }
+        // A page OCR found nothing on keeps its layer only if that is usable (with `force`).
+        const sections = pages.flatMap((page): LoadedSection[] => {
+            const fromOcr = read.get(page.num);
+            if (fromOcr != null) return [fromOcr];
+            return page.text.trim() !== "" && (!toRead.includes(page) || isUsableTextLayer(page.text)) ? [{ text: page.text, page: page.num }] : [];
+        });
+        if (sections.length === 0) {
+            throw new UnreadableFileError(mode === "off"
+                ? "This PDF has no text layer; its pages are probably scanned images, and OCR is off (setting ocr)."
+                : "This PDF has no text: no text layer, and OCR found none on its pages.");
+        }
+        return { sections };
+    });
 };
 
 /** Where a PDF says how many objects it has: the `/Size` of its trailers and cross-reference streams. */
@@ -48,16 +73,19 @@ function checkObjectCount(bytes: Uint8Array, limits: ParseLimits): void {
     }
 }
 
-async function pageTexts(bytes: Uint8Array, limits: ParseLimits): Promise<PageTextResult[]> {
+/** Opens a PDF, reads its text layer page by page, and hands both to `use`; errors are named for a person. */
+async function withPdf<T>(bytes: Uint8Array, limits: ParseLimits, use: (parser: PDFParse, pages: PageTextResult[]) => Promise<T>): Promise<T> {
     checkObjectCount(bytes, limits);
     // pdf.js takes over (detaches) the buffer it is given; the caller's bytes must stay usable.
     const parser = new PDFParse({ data: bytes.slice(), ...pdfjsData });
+    let pages: PageTextResult[];
     try {
         // The page tree is counted before any page is read: one page referenced a million times is a million pages.
         const { total } = await parser.getInfo();
         if (total > limits.maxPages) throw limitExceeded("maxPages", limits, `has ${total.toLocaleString("en")} pages`);
-        return (await parser.getText()).pages;
+        pages = (await parser.getText()).pages;
     } catch (error) {
+        await parser.destroy();
         if (error instanceof UnreadableFileError) throw error;
         if (error instanceof PasswordException) {
             throw new UnreadableFileError(
@@ -66,6 +94,9 @@ async function pageTexts(bytes: Uint8Array, limits: ParseLimits): Promise<PageTe
             );
         }
         throw new UnreadableFileError("This file is not a valid PDF, or it is damaged, so its text cannot be read.", { cause: error });
+    }
+    try {
+        return await use(parser, pages);
     } finally {
         await parser.destroy();
     }

@@ -1,4 +1,5 @@
 import type { ParseLimits } from "../limits.js";
+import type { OcrReader } from "../ocr/ocrReader.js";
 
 /** A run of text from one place in a file: a PDF page, a section under a heading, a CSV row. */
 export interface LoadedSection {
@@ -7,6 +8,8 @@ export interface LoadedSection {
     page?: number;
     /** Headings above this text, outermost first, for formats that have them (Markdown, DOCX, HTML). */
     headingPath?: string[];
+    /** Set when the text was read by OCR (a scanned page, a picture): the recogniser's mean confidence, 0..1. */
+    ocr?: { confidence: number };
 }
 
 /**
@@ -23,8 +26,13 @@ export interface LoadedFile {
     contained?: ContainedFile[];
 }
 
+/** What a loader may use besides the file: OCR, for pictures and scanned pages. */
+export interface LoadContext {
+    ocr: OcrReader;
+}
+
 /**
  * Turns a file's bytes into text. Throws `UnreadableFileError` with a reason a person understands
  * when the file cannot be read (encrypted, no text layer, corrupt, empty, over one of `limits`).
  */
-export type Loader = (bytes: Uint8Array, fileName: string, limits: ParseLimits) => Promise<LoadedFile>;
+export type Loader = (bytes: Uint8Array, fileName: string, limits: ParseLimits, context: LoadContext) => Promise<LoadedFile>;

@@ -4,24 +4,34 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { UnreadableFileError } from "../../src/errors.js";
 import type { ParseLimits } from "../limits.js";
+import { defaultOcrSettings, type OcrSettings } from "../ocr/ocrEngine.js";
+import type { OcrProgress } from "../ocr/ocrReader.js";
 import type { ParsedFile, ParseRequest } from "../parseFile.js";
 import type { SplitterOptions } from "../splitter.js";
 import type { ParseAnswer, ParseJob } from "./protocol.js";
 
 /** Reads files into chunks. */
 export interface DocumentParser {
-    /** Resolves with the file's chunks; rejects with `UnreadableFileError` (and only that) when the file cannot be read. */
-    parse(request: ParseRequest, splitter: SplitterOptions): Promise<ParsedFile>;
+    /**
+     * Resolves with the file's chunks; rejects with `UnreadableFileError` (and only that) when the
+     * file cannot be read. `onOcrProgress` hears of each page read by OCR.
+     */
+    parse(request: ParseRequest, splitter: SplitterOptions, onOcrProgress?: (progress: OcrProgress) => void): Promise<ParsedFile>;
 }
 
 export interface ParserPoolOptions {
     /** Parser processes running at most; more files wait for one (default 2). */
     processes?: number;
-    /** Longest one file may take to read, in ms; then its process is killed (default 120,000). */
+    /**
+     * Longest one file may take to read, in ms, or, for a file read by OCR, one page; then its
+     * process is killed (default 120,000).
+     */
     timeoutMs?: number;
-    /** Resident memory one parser process may use, in bytes; then it is killed (default 1 GiB). */
+    /** Resident memory one parser process may use, in bytes; then it is killed (default 2 GiB: OCR of a page takes 1.1–1.3 GB). */
     memoryBytes?: number;
     limits: ParseLimits;
+    /** Default `defaultOcrSettings`. */
+    ocr?: OcrSettings;
 }
 
 const MEMORY_POLL_MS = 50;
@@ -60,13 +70,14 @@ export class ParserPool implements DocumentParser {
     public constructor(private readonly options: ParserPoolOptions) {
         this.processes = options.processes ?? 2;
         this.timeoutMs = options.timeoutMs ?? 120_000;
-        this.memoryBytes = options.memoryBytes ?? 1024 * 1024 * 1024;
+        this.memoryBytes = options.memoryBytes ?? 2048 * 1024 * 1024;
     }
 
-    public async parse(request: ParseRequest, splitter: SplitterOptions): Promise<ParsedFile> {
+    public async parse(request: ParseRequest, splitter: SplitterOptions, onOcrProgress?: (progress: OcrProgress) => void): Promise<ParsedFile> {
         const worker = await this.acquire();
         try {
-            return await this.run(worker, { id: this.nextId++, request, settings: { limits: this.options.limits, splitter } });
+            const settings = { limits: this.options.limits, splitter, ocr: this.options.ocr ?? defaultOcrSettings };
+            return await this.run(worker, { id: this.nextId++, request, settings }, onOcrProgress);
         } finally {
             this.giveBack(worker);
         }
@@ -151,7 +162,7 @@ export class ParserPool implements DocumentParser {
         worker.child.kill("SIGKILL");
     }
 
-    private run(worker: Worker, job: ParseJob): Promise<ParsedFile> {
+    private run(worker: Worker, job: ParseJob, onOcrProgress?: (progress: OcrProgress) => void): Promise<ParsedFile> {
         const { child } = worker;
         return new Promise<ParsedFile>((resolve, reject) => {
             let settled = false;
@@ -170,6 +181,12 @@ export class ParserPool implements DocumentParser {
             });
             const onMessage = (answer: ParseAnswer) => {
                 if (answer.id !== job.id) return;
+                if ("progress" in answer) {
+                    // Each page read starts the time limit again: it bounds a page, not a 500-page scan.
+                    timer.refresh();
+                    onOcrProgress?.(answer.progress);
+                    return;
+                }
                 finish(() => (answer.ok ? resolve(answer.parsed) : reject(new UnreadableFileError(answer.reason))));
             };
             const onExit = (code: number | null, signal: NodeJS.Signals | null) => finish(() => {
@@ -177,7 +194,7 @@ export class ParserPool implements DocumentParser {
                 reject(new UnreadableFileError(this.crashReason(worker, code, signal)));
             });
             const timer = setTimeout(() => stop(
-                `Reading the file took longer than ${Math.round(this.timeoutMs / 1000)} s, so it was stopped (setting parseTimeoutSeconds).`,
+                `Reading the file (or one of its pages, by OCR) took longer than ${Math.round(this.timeoutMs / 1000)} s, so it was stopped (setting parseTimeoutSeconds).`,
             ), this.timeoutMs);
             const memoryPoll = setInterval(() => {
                 void residentBytes(child.pid).then((bytes) => {

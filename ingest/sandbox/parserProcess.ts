@@ -14,7 +14,7 @@ function answer(message: ParseAnswer): void {
 }
 
 process.on("message", (job: ParseJob) => {
-    parseFile(job.request, job.settings).then(
+    parseFile(job.request, job.settings, (progress) => answer({ id: job.id, progress })).then(
         (parsed) => answer({ id: job.id, ok: true, parsed }),
         (error: unknown) => answer({
             id: job.id,

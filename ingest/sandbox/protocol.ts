@@ -1,3 +1,4 @@
+import type { OcrProgress } from "../ocr/ocrReader.js";
 import type { ParsedFile, ParseRequest, ParseSettings } from "../parseFile.js";
 
 /** Parent → parser process: one file to read. */
@@ -7,7 +8,8 @@ export interface ParseJob {
     settings: ParseSettings;
 }
 
-/** Parser process → parent: the file's chunks, or why it cannot be read. */
+/** Parser process → parent: how far OCR of the file has got (any number of times), then the file's chunks, or why it cannot be read. */
 export type ParseAnswer =
-    | { id: number; ok: true; parsed: ParsedFile } |
+    | { id: number; progress: OcrProgress } |
+    { id: number; ok: true; parsed: ParsedFile } |
     { id: number; ok: false; reason: string };

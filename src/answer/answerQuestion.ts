@@ -17,6 +17,8 @@ export interface AnswerSource {
     source: string;
     page?: number;
     headingPath?: string[];
+    /** Set when the chunk's text was read by OCR: the recogniser's mean confidence, 0..1. */
+    ocr?: { confidence: number };
     /** What the chunk was ranked by, higher is better (see `RetrievedChunk.score` for its range in each mode). */
     score: number;
     scores: ChunkScores;
@@ -174,6 +176,7 @@ export function toSource(item: RetrievedChunk, i: number): AnswerSource {
         source: chunk.source,
         ...(chunk.page != null ? { page: chunk.page } : {}),
         ...(chunk.headingPath != null ? { headingPath: chunk.headingPath } : {}),
+        ...(chunk.ocr != null ? { ocr: chunk.ocr } : {}),
         score,
         scores,
         text: chunk.text,

@@ -99,6 +99,7 @@ export function formatProgressLine(progress: IngestProgress, eta: string | undef
 }
 
 function stageText(file: FileProgress): string {
+    if (file.stage === "ocr") return `OCR ${file.pages?.done ?? 0}/${file.pages?.total ?? 0} pages`;
     return file.stage === "parsing" ? "parsing" : `embedding ${file.chunksEmbedded}/${file.chunks}`;
 }
 

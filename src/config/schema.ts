@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defaultParseLimits } from "../../ingest/limits.js";
+import { defaultOcrSettings, ocrLanguages, type OcrLanguage } from "../../ingest/ocr/ocrEngine.js";
 
 /** Recommended models for real use (see README: "Models"). Both are downloaded by `yizhi models pull`. */
 export const DEFAULT_LLM_MODEL = "hf:Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf";
@@ -130,8 +131,8 @@ export const configSchema = z.object({
     parseProcesses: z.number().int().min(1).max(64).default(2),
     /** Longest one file may take to read, in seconds; then it fails. */
     parseTimeoutSeconds: z.number().int().min(1).default(120),
-    /** Memory one file's reading may use, in MB (resident); then it fails. */
-    parseMemoryMb: z.number().int().min(128).default(1024),
+    /** Memory one file's reading may use, in MB (resident); then it fails. OCR of a page takes 1.1–1.3 GB. */
+    parseMemoryMb: z.number().int().min(128).default(2048),
     /** Bytes the entries of a zip-based document or a .zip archive may inflate to, together. */
     maxInflatedBytes: z.number().int().min(1).default(defaultParseLimits.maxInflatedBytes),
     /** Entries a zip-based document or a .zip archive may have. */
@@ -152,6 +153,22 @@ export const configSchema = z.object({
     maxCellChars: z.number().int().min(1).default(defaultParseLimits.maxCellChars),
     /** Characters of text one document may hold. */
     maxTextChars: z.number().int().min(1).default(defaultParseLimits.maxTextChars),
+    /** Pixels a picture read by OCR may have. */
+    maxImagePixels: z.number().int().min(1).default(defaultParseLimits.maxImagePixels),
+    /** When PDF pages are read by OCR: `auto`, pages without a usable text layer; `force`, every page; `off`, none (pictures are not read). */
+    ocr: z.enum(["auto", "off", "force"]).default(defaultOcrSettings.mode),
+    /** Threads OCR uses, in each parser process. */
+    ocrThreads: z.number().int().min(1).max(64).default(defaultOcrSettings.threads),
+    /** Languages OCR reads, comma-separated; the bundled PP-OCRv4 Chinese models read `zh` and `en`. */
+    ocrLanguages: z.string().default(defaultOcrSettings.languages.join(",")).transform((list, context) => {
+        const languages = list.split(",").map((language) => language.trim()).filter((language) => language !== "");
+        const unknown = languages.filter((language) => !(ocrLanguages as readonly string[]).includes(language));
+        if (unknown.length > 0 || languages.length === 0) {
+            context.addIssue({ code: "custom", message: `OCR reads ${ocrLanguages.join(" and ")} (the bundled PP-OCRv4 Chinese models); not ${unknown.join(", ") || "an empty list"}` });
+            return z.NEVER;
+        }
+        return languages as OcrLanguage[];
+    }),
     /** Questions (`/ask`, chat completions) one client (API key, or address) may ask per minute; 0: no limit. */
     questionsPerMinute: z.number().int().min(0).default(120),
     /** Uploads one client may send per minute; 0: no limit. */

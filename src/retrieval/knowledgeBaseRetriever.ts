@@ -13,6 +13,8 @@ export interface ChunkMetadata {
     chunkIndex: number;
     page?: number;
     headingPath?: string[];
+    /** Set when the chunk's text was read by OCR: the recogniser's mean confidence, 0..1. */
+    ocr?: { confidence: number };
 }
 
 /** Metadata of the documents the retriever returns: the chunk's, and its scores. */
@@ -59,5 +61,6 @@ function chunkMetadata(chunk: ChunkRecord): ChunkMetadata {
         chunkIndex: chunk.index,
         ...(chunk.page != null ? { page: chunk.page } : {}),
         ...(chunk.headingPath != null ? { headingPath: chunk.headingPath } : {}),
+        ...(chunk.ocr != null ? { ocr: chunk.ocr } : {}),
     };
 }

@@ -14,6 +14,7 @@ const source = {
         name: { type: "string", description: "file name to show" },
         page: { type: "integer" },
         headingPath: { type: "array", items: { type: "string" } },
+        ocr: { type: "object", description: "present when the chunk's text was read by OCR (a scanned page, a picture)", properties: { confidence: { type: "number", description: "the recogniser's mean confidence, 0..1" } } },
         score: { type: "number", description: "what the chunk was ranked by, higher is better: the reranker's score (0..1) when one is configured, else cosine similarity (-1..1) in dense mode, BM25 relevance (0..1) in bm25 mode, the fused reciprocal-rank score (0..1) in hybrid mode" },
         scores: {
             type: "object",
@@ -93,7 +94,13 @@ const uploadEvents = eventStream("Sent with Accept: text/event-stream: `progress
                 type: "array",
                 items: {
                     type: "object",
-                    properties: { file: { type: "string" }, stage: { enum: ["parsing", "embedding"] }, chunksEmbedded: { type: "integer" }, chunks: { type: "integer", description: "0 while parsing" } },
+                    properties: {
+                        file: { type: "string" },
+                        stage: { enum: ["parsing", "ocr", "embedding"] },
+                        pages: { type: "object", description: "while stage is ocr: scanned pages or pictures read so far, of how many", properties: { done: { type: "integer" }, total: { type: "integer" } } },
+                        chunksEmbedded: { type: "integer" },
+                        chunks: { type: "integer", description: "0 while parsing" },
+                    },
                 },
             },
         },

@@ -8,6 +8,8 @@ export interface ConversationSource {
     name: string;
     page?: number;
     headingPath?: string[];
+    /** Set when the text was read by OCR. */
+    ocr?: { confidence: number };
     score: number;
     text: string;
 }

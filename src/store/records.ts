@@ -12,6 +12,8 @@ export interface ChunkRecord {
     start: number;
     page?: number;
     headingPath?: string[];
+    /** Set when the chunk's text was read by OCR: the recogniser's mean confidence, 0..1. */
+    ocr?: { confidence: number };
 }
 
 /** A chunk as ingest hands it to a writer: its document's id, source and its label are the writer's to fill in. */

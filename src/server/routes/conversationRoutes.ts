@@ -13,6 +13,7 @@ const sourceSchema = z.object({
     name: z.string().max(1000),
     page: z.number().int().min(0).optional(),
     headingPath: z.array(z.string().max(500)).max(20).optional(),
+    ocr: z.object({ confidence: z.number().min(0).max(1) }).strict().optional(),
     score: z.number(),
     text: z.string().max(20_000),
 }).strict();

@@ -71,7 +71,9 @@ export function knowledgeBaseRoutes(service: KnowledgeBaseService, options: Know
         const summary = summarizeDocument(document);
         res.json({
             document: { ...summary, source: summary.name },
-            chunks: chunks.map(({ index, text, page, headingPath }) => ({ index, text, ...(page != null ? { page } : {}), ...(headingPath != null ? { headingPath } : {}) })),
+            chunks: chunks.map(({ index, text, page, headingPath, ocr }) => ({
+                index, text, ...(page != null ? { page } : {}), ...(headingPath != null ? { headingPath } : {}), ...(ocr != null ? { ocr } : {}),
+            })),
         });
     });
 
