@@ -402,6 +402,28 @@ describe("the web page", () => {
         await closePage(opened);
     });
 
+    it("uploads a scanned page, shows its OCR progress, and marks its source card as read by OCR", async () => {
+        const opened = await openPage(browser, server.url);
+        const { page } = opened;
+        await createKb(page, "扫描件");
+        await page.evaluate(`(() => {
+            window.__uploadTexts = [];
+            new MutationObserver(() => {
+                for (const result of document.querySelectorAll("[data-testid=upload-result]")) window.__uploadTexts.push(result.textContent);
+            }).observe(document.getElementById("upload-list"), { subtree: true, childList: true, characterData: true });
+        })()`);
+        await page.getByTestId("file-input").setInputFiles(path.join(repoRoot, "tests", "fixtures", "ocr", "zh_scan_top.png"));
+        assert.equal((await uploadResults(page, 1)).get("zh_scan_top.png")?.status, "ingested");
+        const texts = await page.evaluate("window.__uploadTexts") as string[];
+        assert.ok(texts.some((text) => /^正在识别扫描页 \d\/1$/.test(text)), texts.join(" | "));
+        await setAdvanced(page, { topK: "3", scoreThreshold: "-1" });
+        const { answer } = await ask(page, "物的有用性使物成为什么？");
+        const card = answer.getByTestId("source-card").first();
+        assert.match(await card.getByTestId("source-ocr").innerText(), /^OCR 识别 · 置信度 (9\d|100)%$/);
+        assert.match(words(await card.getByTestId("source-text").innerText()), /使用价值/);
+        await closePage(opened);
+    });
+
     it("shows a failed action in a banner in the page's language, which can be dismissed and clears on the next success", async () => {
         const opened = await openPage(browser, server.url);
         const { page } = opened;

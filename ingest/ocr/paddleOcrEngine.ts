@@ -1,4 +1,4 @@
-import Ocr, { type Line } from "@gutenye/ocr-node";
+import type { Line } from "@gutenye/ocr-node";
 import type { OcrEngine, OcrLine, OcrSettings } from "./ocrEngine.js";
 
 /**
@@ -20,6 +20,9 @@ export class PaddleOcrEngine implements OcrEngine {
     private constructor(private readonly models: OcrModels) {}
 
     public static async create({ threads }: Pick<OcrSettings, "threads">): Promise<PaddleOcrEngine> {
+        // Loaded when OCR is first needed, in the parser process that needs it: the wrapper's OpenCV
+        // (WebAssembly) takes memory and installs process-wide handlers for uncaught errors.
+        const { default: Ocr } = await import("@gutenye/ocr-node");
         const models: OcrModels = await Ocr.create({ onnxOptions: { intraOpNumThreads: threads, interOpNumThreads: 1, enableCpuMemArena: false } });
         return new PaddleOcrEngine(models);
     }
