@@ -27,7 +27,7 @@ describe("the yizhi command", () => {
         await fs.copyFile(fixture("zh/md/zh_llm_inference_optimization.md"), path.join(docs, "优化.md"));
         await fs.copyFile(fixture("zh/txt/zh_big5_encoded_sample.txt"), path.join(docs, "sub", "big5.txt"));
         await fs.copyFile(fixture("en/pdf/encrypted_user_password_test.pdf"), path.join(docs, "locked.pdf"));
-        await fs.writeFile(path.join(docs, "image.png"), Buffer.from([0x89, 0x50, 0x4e, 0x47]));
+        await fs.writeFile(path.join(docs, "program.exe"), Buffer.from([0x4d, 0x5a, 0x90, 0x00]));
         await fs.writeFile(path.join(docs, ".hidden.txt"), "hidden files are skipped");
     });
     after(() => temp.cleanup());
@@ -37,14 +37,14 @@ describe("the yizhi command", () => {
         assert.equal(result.code, 1, result.stderr);
         const report = JSON.parse(result.stdout) as IngestJson;
         const byName = Object.fromEntries(report.files.map((file) => [path.basename(file.path), file]));
-        assert.deepEqual(Object.keys(byName).sort(), ["big5.txt", "image.png", "locked.pdf", "优化.md"]);
+        assert.deepEqual(Object.keys(byName).sort(), ["big5.txt", "locked.pdf", "program.exe", "优化.md"]);
         assert.equal(byName["优化.md"]?.status, "ingested");
         assert.ok((byName["优化.md"]?.chunks ?? 0) > 1);
         assert.equal(byName["big5.txt"]?.status, "ingested");
         assert.equal(byName["locked.pdf"]?.status, "failed");
         assert.match(byName["locked.pdf"]?.reason ?? "", /password/);
-        assert.equal(byName["image.png"]?.status, "skipped", "a type Yizhi does not read is skipped, not failed");
-        assert.match(byName["image.png"]?.reason ?? "", /Unsupported file type \.png/);
+        assert.equal(byName["program.exe"]?.status, "skipped", "a type Yizhi does not read is skipped, not failed");
+        assert.match(byName["program.exe"]?.reason ?? "", /Unsupported file type \.exe/);
     });
 
     it("ingest of the same folder again changes nothing, and exits 0 for only good files", async () => {
