@@ -62,6 +62,16 @@ async function selectKb(page: Page, name: string): Promise<void> {
     await page.getByTestId("current-kb").filter({ hasText: name }).waitFor();
 }
 
+/** Records every text an upload row's result shows, as it changes, in `window.__uploadTexts`. */
+async function recordUploadTexts(page: Page): Promise<void> {
+    await page.evaluate(`(() => {
+        window.__uploadTexts = [];
+        new MutationObserver(() => {
+            for (const result of document.querySelectorAll("[data-testid=upload-result]")) window.__uploadTexts.push(result.textContent);
+        }).observe(document.getElementById("upload-list"), { subtree: true, childList: true, characterData: true });
+    })()`);
+}
+
 /** Waits until every upload row has a result, and returns the rows' statuses by file name. */
 async function uploadResults(page: Page, count: number): Promise<Map<string, { status: string; result: string }>> {
     const finished = page.locator("[data-testid=upload-item]:is([data-status=ingested], [data-status=unchanged], [data-status=failed])");
@@ -379,13 +389,7 @@ describe("the web page", () => {
         const opened = await openPage(browser, server.url);
         const { page } = opened;
         await createKb(page, "进度");
-        // Every text an upload row's result shows, as it changes.
-        await page.evaluate(`(() => {
-            window.__uploadTexts = [];
-            new MutationObserver(() => {
-                for (const result of document.querySelectorAll("[data-testid=upload-result]")) window.__uploadTexts.push(result.textContent);
-            }).observe(document.getElementById("upload-list"), { subtree: true, childList: true, characterData: true });
-        })()`);
+        await recordUploadTexts(page);
         const articles = (await fs.readFile(fixture("zh/crud_news_documents_dup_part_1_part_1.txt"), "utf8")).split("\n");
         await page.getByTestId("file-input").setInputFiles([
             { name: "新闻.txt", mimeType: "text/plain", buffer: Buffer.from(articles.slice(0, 40).join("\n\n")) },
@@ -406,12 +410,7 @@ describe("the web page", () => {
         const opened = await openPage(browser, server.url);
         const { page } = opened;
         await createKb(page, "扫描件");
-        await page.evaluate(`(() => {
-            window.__uploadTexts = [];
-            new MutationObserver(() => {
-                for (const result of document.querySelectorAll("[data-testid=upload-result]")) window.__uploadTexts.push(result.textContent);
-            }).observe(document.getElementById("upload-list"), { subtree: true, childList: true, characterData: true });
-        })()`);
+        await recordUploadTexts(page);
         await page.getByTestId("file-input").setInputFiles(path.join(repoRoot, "tests", "fixtures", "ocr", "zh_scan_top.png"));
         assert.equal((await uploadResults(page, 1)).get("zh_scan_top.png")?.status, "ingested");
         const texts = await page.evaluate("window.__uploadTexts") as string[];
