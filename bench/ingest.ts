@@ -2,7 +2,7 @@
  * Ingest throughput benchmark: ingests each corpus into a fresh knowledge base through the real
  * `Yizhi` code path and the real test model, and prints Markdown tables.
  *
- *   npm run bench:ingest -- [--corpus fixtures|news|articles|all] [--threads N] [--embedding-context TOKENS]
+ *   npm run bench:ingest -- [--corpus fixtures|news|scans|articles|all] [--threads N] [--embedding-context TOKENS]
  *                           [--embedding-contexts N,N,...] [--llama-server] [--chunk-size CHARS] [--runs N] [--limit-bytes N]
  *
  * `--embedding-contexts 1,2,4` runs each corpus once per count of parallel embedding contexts,
@@ -12,6 +12,7 @@
  * a fair comparison give `--embedding-context` room for a chunk and a small `--chunk-size`. `--corpus articles` ingests the news
  * file's articles, 5 copies of each, once as 5 files and once as one file per article, side by
  * side: what a commit costs as the knowledge base grows shows in the second's time per chunk.
+ * `--corpus scans` ingests the 8-page scanned PDF, every page read by OCR: its row gives OCR pages/s.
  * Peak memory is measured on one more ingest of each corpus by the built CLI: `npm run build` first.
  */
 import { spawn } from "node:child_process";
@@ -38,8 +39,10 @@ const sharedDir = path.resolve(repoRoot, "../shared");
 const modelPath = path.join(sharedDir, "models", "stories260K.gguf");
 const fixturesDir = path.join(sharedDir, "fixtures");
 const newsFile = path.join(fixturesDir, "zh", "crud_news_documents_dup_part_1_part_1.txt");
+const scannedPdf = path.join(fixturesDir, "zh", "pdf", "scanned_zh_small_ocr.pdf");
+const SCANNED_PAGES = 8;
 
-type CorpusName = "fixtures" | "news" | "articles-in-5-files" | "one-article-files";
+type CorpusName = "fixtures" | "news" | "scans" | "articles-in-5-files" | "one-article-files";
 
 /** Copies of each article in the `articles` corpora (each copy's text marked, so none is a duplicate). */
 const ARTICLE_COPIES = 5;
@@ -62,6 +65,8 @@ interface Corpus {
     files: string[];
     bytes: number;
     note: string;
+    /** Pages read by OCR, where every page is. */
+    ocrPages?: number;
 }
 
 interface RunResult {
@@ -108,10 +113,10 @@ function parseOptions(argv: string[]): BenchOptions {
         strict: true,
     });
     const corpus = values.corpus;
-    if (corpus !== "fixtures" && corpus !== "news" && corpus !== "articles" && corpus !== "all")
-        throw new Error(`--corpus must be fixtures, news, articles or all, not ${corpus}`);
+    if (corpus !== "fixtures" && corpus !== "news" && corpus !== "scans" && corpus !== "articles" && corpus !== "all")
+        throw new Error(`--corpus must be fixtures, news, scans, articles or all, not ${corpus}`);
     return {
-        corpora: corpus === "all" ? ["fixtures", "news"] : corpus === "articles" ? ["articles-in-5-files", "one-article-files"] : [corpus],
+        corpora: corpus === "all" ? ["fixtures", "news", "scans"] : corpus === "articles" ? ["articles-in-5-files", "one-article-files"] : [corpus],
         threads: parseCount("--threads", values.threads, 0),
         runs: parseCount("--runs", values.runs, 1),
         embeddingContexts: (values["embedding-contexts"] ?? "0").split(",").map((count) => parseCount("--embedding-contexts", count.trim(), 0)),
@@ -162,6 +167,9 @@ async function prepareCorpus(name: CorpusName, options: BenchOptions, tempDir: s
         return { name, files: chosen, bytes: await totalBytes(chosen), note: `${fixturesDir} (all files but the news file)` };
     }
     if (name === "articles-in-5-files" || name === "one-article-files") return writeArticles(name, tempDir);
+    if (name === "scans") {
+        return { name, files: [scannedPdf], bytes: await totalBytes([scannedPdf]), note: `${scannedPdf} (no text layer: every page read by OCR)`, ocrPages: SCANNED_PAGES };
+    }
     if (options.limitBytes == null)
         return { name, files: [newsFile], bytes: await totalBytes([newsFile]), note: newsFile };
     const cut = await cutAtLine(newsFile, options.limitBytes, tempDir);
@@ -365,6 +373,7 @@ function throughputRow(result: CorpusResult, results: readonly CorpusResult[]): 
         seconds(totalMs),
         rate(first.files, totalMs),
         rate(first.chunks, totalMs),
+        corpus.ocrPages != null ? rate(corpus.ocrPages, totalMs) : "-",
         speedUp(result, results),
         percent(medianOf(runs, (run) => run.embeddingMs), totalMs),
         seconds(medianOf(runs, (run) => run.parseSplitMs)),
@@ -426,7 +435,7 @@ function describeProblems(results: readonly CorpusResult[]): string[] {
 function printReport(results: readonly CorpusResult[], machine: readonly string[], settings: readonly string[]): void {
     const load = os.loadavg().map((value) => value.toFixed(2)).join(", ");
     const throughput = markdownTable(
-        ["corpus", "files", "failed", "chunks", "total s", "files/s", "chunks/s", "vs first", "embed share", "parse+split s", "truncated", "ms per chunk", "per chunk vs first row", "yizhi ingest peak RSS", "of it at most: anon / file"],
+        ["corpus", "files", "failed", "chunks", "total s", "files/s", "chunks/s", "OCR pages/s", "vs first", "embed share", "parse+split s", "truncated", "ms per chunk", "per chunk vs first row", "yizhi ingest peak RSS", "of it at most: anon / file"],
         results.map((result) => throughputRow(result, results)),
     );
     const breakdown = markdownTable(
@@ -446,7 +455,7 @@ function printReport(results: readonly CorpusResult[], machine: readonly string[
     ].join("\n"));
 }
 
-const usage = "usage: npm run bench:ingest -- [--corpus fixtures|news|articles|all] [--threads N] [--embedding-context TOKENS] " +
+const usage = "usage: npm run bench:ingest -- [--corpus fixtures|news|scans|articles|all] [--threads N] [--embedding-context TOKENS] " +
     "[--embedding-contexts N,N,...] [--llama-server] [--chunk-size CHARS] [--runs N] [--limit-bytes N]";
 
 async function main(): Promise<void> {

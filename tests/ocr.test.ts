@@ -6,18 +6,22 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { PDFParse } from "pdf-parse";
 import sharp from "sharp";
 import type { IngestProgress } from "../ingest/ingestFiles.js";
 import { defaultParseLimits } from "../ingest/limits.js";
 import { loaderFor } from "../ingest/loaders/index.js";
+import { OCR_PAGE_WIDTH } from "../ingest/loaders/pdf.js";
 import type { LoadedFile } from "../ingest/loaders/types.js";
 import { defaultOcrSettings, type OcrSettings } from "../ingest/ocr/ocrEngine.js";
-import type { OcrProgress } from "../ingest/ocr/ocrReader.js";
+import { prepareImage } from "../ingest/ocr/images.js";
+import { OCR_LONG_SIDE, type OcrProgress } from "../ingest/ocr/ocrReader.js";
+import { pageBlocks, type Region } from "../ingest/ocr/pageLayout.js";
 import { readingOrder } from "../ingest/ocr/readingOrder.js";
 import { isUsableTextLayer } from "../ingest/ocr/textLayer.js";
 import { ParserPool } from "../ingest/sandbox/parserPool.js";
 import { Yizhi } from "../src/yizhi.js";
-import { assertUnreadable, loadContext, makeTempDir, repoRoot } from "./helpers.js";
+import { assertUnreadable, fixturesDir, loadContext, makeTempDir, repoRoot } from "./helpers.js";
 import { testConfig } from "./testConfig.js";
 
 const ocrDir = path.join(repoRoot, "tests", "fixtures", "ocr");
@@ -160,6 +164,67 @@ describe("isUsableTextLayer", () => {
         // Glyph ids read as code points: ideographs, but rare ones (Extension A, and outside GB2312 and Big5's common set).
         assert.ok(!isUsableTextLayer("㐀㐁㐂㐃㐄㐅㐆㐇㐈㐉㐊㐋㐌㐍㐎㐏㐐㐑㐒㐓㐔㐕"));
         assert.ok(!isUsableTextLayer("乥乪乫乬乭乮乯乲乴乵乶乷乸乹乺乻乼乽亁亃亄亅"));
+    });
+});
+
+describe("pageBlocks", () => {
+    /** The blocks found on a page of a shared fixture PDF, rendered as the PDF loader renders it for OCR. */
+    async function blocksOfPage(file: string, page: number): Promise<Region[]> {
+        const parser = new PDFParse({ data: new Uint8Array(await fs.readFile(path.join(fixturesDir, file))) });
+        try {
+            const { pages: [shot] } = await parser.getScreenshot({ partial: [page], desiredWidth: OCR_PAGE_WIDTH, imageDataUrl: false, imageBuffer: true });
+            return pageBlocks((await prepareImage(shot!.data, { maxSide: OCR_LONG_SIDE, maxPixels: defaultParseLimits.maxImagePixels })).grey);
+        } finally {
+            await parser.destroy();
+        }
+    }
+    /** Whether `blocks` stand side by side, left to right, each beside most of the next one's height. */
+    const sideBySide = (blocks: readonly Region[]) => blocks.every((block, i) => {
+        const next = blocks[i + 1];
+        if (next == null) return true;
+        const overlap = Math.min(block.top + block.height, next.top + next.height) - Math.max(block.top, next.top);
+        return block.left + block.width <= next.left && overlap > 0.8 * Math.min(block.height, next.height);
+    });
+
+    it("finds a running head across a page, then three columns under it, left to right (a rule between them)", async () => {
+        const [head, ...columns] = await blocksOfPage("en/pdf/en_federal_register_2020-17221_3col.pdf", 2);
+        assert.equal(columns.length, 3, JSON.stringify(columns));
+        assert.ok(sideBySide(columns), JSON.stringify(columns));
+        assert.ok(head!.top + head!.height < columns[0]!.top && head!.width > columns.reduce((sum, column) => sum + column.width, 0), JSON.stringify(head));
+    });
+
+    it("finds two columns, and a sidebar beside a main column across a narrow gutter", async () => {
+        const paper = await blocksOfPage("en/pdf/en_ieee_two_column_paper.pdf", 2);
+        assert.equal(paper.length, 2);
+        assert.ok(sideBySide(paper), JSON.stringify(paper));
+        const report = await blocksOfPage("zh/pdf/zh_securities_research_report_688556.pdf", 1);
+        const [head] = report;
+        assert.ok(head != null && head.width > OCR_PAGE_WIDTH * 0.8, `the running head across the page first: ${JSON.stringify(report)}`);
+        const sidebars = report.filter((block, i) => {
+            const next = report[i + 1];
+            return next != null && sideBySide([block, next]) && block.width < next.width / 2 && block.height > 300;
+        });
+        assert.ok(sidebars.length > 0, `a sidebar, then the main column beside it: ${JSON.stringify(report)}`);
+    });
+
+    it("reads a table without rules as one block, row by row; two tables side by side, each whole", async () => {
+        const picture = await readFixture(ocrDir, "zh_table_without_rules.png");
+        const { grey } = await prepareImage(picture, { maxSide: OCR_LONG_SIDE, maxPixels: defaultParseLimits.maxImagePixels });
+        assert.equal(pageBlocks(grey).length, 1);
+        const rows = (await load("table.png", picture)).sections[0]!.text.split("\n");
+        const income = rows.find((row) => row.includes("营业收入"));
+        assert.ok(income != null && ["1,567", "3,684", "5,056", "5,752"].every((figure) => income.includes(figure)), rows.join("\n"));
+        const tables = (await blocksOfPage("zh/pdf/zh_securities_research_report_688556.pdf", 3)).filter((block) => block.width > OCR_PAGE_WIDTH * 0.4 && block.height > 1000);
+        assert.equal(tables.length, 2, JSON.stringify(tables));
+        assert.ok(sideBySide(tables), JSON.stringify(tables));
+    });
+
+    it("leaves a single column one block where gaps after commas line up on two lines", async () => {
+        const picture = await readFixture(ocrDir, "zh_two_columns_right.png");
+        const { grey } = await prepareImage(picture, { maxSide: OCR_LONG_SIDE, maxPixels: defaultParseLimits.maxImagePixels });
+        assert.equal(pageBlocks(grey).length, 1);
+        const lines = (await load("column.png", picture)).sections[0]!.text.split("\n");
+        assert.deepEqual(lines.map((line) => line.slice(0, 4)), ["内在的交", "现在我们", "某种特殊", "同别的商"]);
     });
 });
 

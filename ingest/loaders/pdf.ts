@@ -18,7 +18,7 @@ const pdfjsData = {
 };
 
 /** Width pages are rendered at for OCR, in pixels: an A4 page comes out about 1,400 × 2,000. */
-const OCR_PAGE_WIDTH = 1400;
+export const OCR_PAGE_WIDTH = 1400;
 
 /**
  * PDF text, one section per page that has text: its text layer, or, for a page without a usable
