@@ -40,7 +40,7 @@ const MIN_COLUMN_WIDTH_LINES = 10;
 const LINE_HEIGHT_STRIPS = 8;
 /**
  * A horizontal rule (under a running head, between a table's rows) is a run of ink at least this
- * share of the page's width, or this many lines, long, and at most `RULE_THICKNESS_LINES` thick.
+ * share of the page's width and this many lines long, and at most `RULE_THICKNESS_LINES` thick.
  * Bands between blocks are looked for without rules (a running head's would close the band above
  * a page's columns); gutters, with them (a rule across a table's columns holds them together).
  */
