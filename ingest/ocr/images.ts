@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { UnreadableFileError } from "../../src/errors.js";
-import type { GreyImage, Region } from "./pageLayout.js";
+import type { GreyImage, Region } from "./inkMap.js";
 
 export type ImageFormat = "png" | "jpeg" | "webp" | "tiff" | "bmp";
 

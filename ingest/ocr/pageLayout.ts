@@ -1,20 +1,5 @@
-/** A rectangle of a picture, in pixels. */
-export interface Region {
-    left: number;
-    top: number;
-    width: number;
-    height: number;
-}
+import { INK, InkMap, type GreyImage, type Region } from "./inkMap.js";
 
-/** A greyscale picture, one byte a pixel, row by row. */
-export interface GreyImage {
-    data: Uint8Array;
-    width: number;
-    height: number;
-}
-
-/** Darker than this is ink. */
-const INK = 160;
 /**
  * Gaps are measured in lines of text (see `lineHeight`). A gutter at least this wide is a gutter
  * wherever it runs past a few lines: gaps inside lines (after a full-width comma, between
@@ -52,9 +37,9 @@ const PADDING = 10;
 
 /** A page being cut into blocks, and what its gaps are measured against, in pixels. */
 interface Page {
-    image: GreyImage;
+    ink: InkMap;
     /** The picture without its thin horizontal rules: where bands between blocks are looked for. */
-    withoutRules: GreyImage;
+    inkWithoutRules: InkMap;
     /** 1 for each row of the picture that held a rule. */
     ruled: Uint8Array;
     lineHeight: number;
@@ -64,19 +49,24 @@ interface Page {
 
 /**
  * The blocks of a page in reading order, by recursive XY-cut on its pixels: a region is cut at a
- * white gutter that runs its whole height (columns, left to right), else at a white band across
- * its whole width (top to bottom) when that lets a part below or above it be cut into columns.
- * A page without columns is one block, and so is a table. Gaps are measured against the page's
- * line height, and thin horizontal rules are ignored. Each block is read by OCR on its own: the
- * text detector otherwise joins the lines of two columns into one wherever the gutter is narrow.
+ * white gutter that runs its whole height (columns, left to right), else at the white bands
+ * across its whole width (top to bottom), when that lets some of its parts be cut into columns.
+ * Bands whose columns line up are read as one region first: a band that happens to cross a
+ * sidebar and the main column beside it does not split them both in two. A page without columns
+ * is one block, and so is a table. Gaps are measured against the page's line height, and thin
+ * horizontal rules are ignored. Each block is read by OCR on its own: the text detector otherwise
+ * joins the lines of two columns into one wherever the gutter is narrow.
  */
 export function pageBlocks(picture: GreyImage): Region[] {
-    const whole = inkBounds(picture, { left: 0, top: 0, width: picture.width, height: picture.height });
+    const ink = new InkMap(picture);
+    const whole = ink.inkBounds({ left: 0, top: 0, width: picture.width, height: picture.height });
     if (whole == null) return [];
-    const line = lineHeight(picture, whole);
+    const line = lineHeight(ink, whole);
+    const { image, ruled } = withoutRules(picture, line);
     const page: Page = {
-        image: picture,
-        ...withoutRules(picture, line),
+        ink,
+        inkWithoutRules: new InkMap(image),
+        ruled,
         lineHeight: line,
         minGutter: Math.max(6, Math.round(line * MIN_GUTTER_LINES)),
         minBand: Math.max(6, Math.round(line * MIN_BAND_LINES)),
@@ -86,20 +76,72 @@ export function pageBlocks(picture: GreyImage): Region[] {
 
 function split(page: Page, region: Region): Region[] {
     const columns = columnsOf(page, region);
-    if (columns != null) {
-        if (columns.every((part) => !isTable(page, part))) return columns.flatMap((part) => split(page, part));
-    } else {
-        // A rule separates what is above it from what is below, however close they are.
-        const isBand = (gap: Gap) => gap.end - gap.start >= page.minBand || page.ruled.subarray(region.top + gap.start, region.top + gap.end).includes(1);
-        const [band] = gaps(page.withoutRules, region, "horizontal", isBand);
-        const bands = band == null ? undefined : cut(page.image, region, "horizontal", band);
-        if (bands != null) {
-            const parts = bands.map((part) => split(page, part));
-            // Bands with no columns in them stay one block: fewer, larger pictures for the detector.
-            if (parts.some((blocks) => blocks.length > 1)) return parts.flat();
-        }
+    if (columns != null) return columns.every((part) => !isTable(page, part)) ? columns.flatMap((part) => split(page, part)) : [region];
+    const bands = alignedBands(page, bandsOf(page, region));
+    if (bands.length < 2) return [region];
+    const parts = bands.map((part) => split(page, part));
+    // Bands with no columns in them stay one block: fewer, larger pictures for the detector.
+    return parts.some((blocks) => blocks.length > 1) ? parts.flat() : [region];
+}
+
+/** The region cut at each of its white bands, top to bottom, each part trimmed to its ink. */
+function bandsOf(page: Page, region: Region): Region[] {
+    // A rule separates what is above it from what is below, however close they are.
+    const isBand = (gap: Gap) => gap.end - gap.start >= page.minBand || page.ruled.subarray(region.top + gap.start, region.top + gap.end).includes(1);
+    const bands = gaps(page.inkWithoutRules, region, "horizontal", isBand).sort((a, b) => a.start - b.start);
+    const edges = [0, ...bands.flatMap((band) => [band.start, band.end]), region.height];
+    const parts: Region[] = [];
+    for (let i = 0; i < edges.length; i += 2) {
+        const part = page.ink.inkBounds({ ...region, top: region.top + edges[i]!, height: edges[i + 1]! - edges[i]! });
+        if (part != null) parts.push(part);
     }
-    return [region];
+    return parts;
+}
+
+/**
+ * The bands grouped where their columns line up: from each band on, the longest run of bands
+ * that keeps a gutter open down through them all and has columns is one region. Then runs of
+ * bands without columns are joined: one picture for the detector where there is no layout.
+ */
+function alignedBands(page: Page, bands: readonly Region[]): Region[] {
+    const hasColumns = (part: Region) => columnsOf(page, part) != null;
+    const aligned: Region[] = [];
+    for (let i = 0; i < bands.length;) {
+        // runs[k]: bands i to i + k, as long as a gutter stays open down through them all...
+        const runs = [bands[i]!];
+        for (let j = i + 1; j < bands.length; j++) {
+            const longer = bounds(runs.at(-1)!, bands[j]!);
+            if (!mayHaveGutter(page, longer)) break;
+            runs.push(longer);
+        }
+        // ...and the longest of those with columns (a running footer may leave the gutter open but spoil the columns).
+        let k = runs.length - 1;
+        while (k > 0 && !hasColumns(runs[k]!)) k--;
+        aligned.push(runs[k]!);
+        i += k + 1;
+    }
+    return joinWhere(aligned, (both, last, band) => !hasColumns(last) && !hasColumns(band) && !hasColumns(both));
+}
+
+/** Whether `region` has a white run down it wide enough for a gutter, with a column's width each side of it (see `columnsOf`). */
+function mayHaveGutter(page: Page, region: Region): boolean {
+    const narrowest = Math.max(region.width * MIN_COLUMN_SHARE, page.lineHeight * MIN_COLUMN_WIDTH_LINES);
+    for (let x = Math.ceil(region.left + narrowest), run = 0; x < region.left + region.width - narrowest; x++) {
+        run = page.ink.columnHasInk(region, x) ? 0 : run + 1;
+        if (run >= page.minGutter) return true;
+    }
+    return false;
+}
+
+/** Consecutive regions joined where `join` accepts the region holding both. */
+function joinWhere(regions: readonly Region[], join: (both: Region, last: Region, next: Region) => boolean): Region[] {
+    const joined: Region[] = [];
+    for (const region of regions) {
+        const last = joined.at(-1);
+        if (last != null && join(bounds(last, region), last, region)) joined[joined.length - 1] = bounds(last, region);
+        else joined.push(region);
+    }
+    return joined;
 }
 
 /**
@@ -108,11 +150,11 @@ function split(page: Page, region: Region): Region[] {
  * the share allows), holding `MIN_COLUMN_LINES` lines. Undefined when it has none.
  */
 function columnsOf(page: Page, region: Region, narrowest = page.lineHeight * MIN_COLUMN_WIDTH_LINES): [Region, Region] | undefined {
-    for (const gap of gaps(page.image, region, "vertical", (gutter) => gutter.end - gutter.start >= page.minGutter)) {
-        const parts = cut(page.image, region, "vertical", gap);
+    for (const gap of gaps(page.ink, region, "vertical", (gutter) => gutter.end - gutter.start >= page.minGutter)) {
+        const parts = cut(page.ink, region, gap);
         const wide = gap.end - gap.start >= page.lineHeight * WIDE_GUTTER_LINES;
         if (!wide && region.height < page.lineHeight * NARROW_GUTTER_HEIGHT_LINES) continue;
-        if (parts?.every((part) => part.width >= Math.max(region.width * MIN_COLUMN_SHARE, narrowest) && lineCount(page.image, part) >= MIN_COLUMN_LINES)) return parts;
+        if (parts?.every((part) => part.width >= Math.max(region.width * MIN_COLUMN_SHARE, narrowest) && lineCount(page.ink, part) >= MIN_COLUMN_LINES)) return parts;
     }
     return undefined;
 }
@@ -134,13 +176,13 @@ interface Gap {
  * `horizontal`) that `isGap` accepts, widest first. Runs at its edges are margins, not
  * gaps (a region trimmed to its ink has none).
  */
-function gaps(image: GreyImage, region: Region, direction: "vertical" | "horizontal", isGap: (run: Gap) => boolean): Gap[] {
+function gaps(ink: InkMap, region: Region, direction: "vertical" | "horizontal", isGap: (run: Gap) => boolean): Gap[] {
     const vertical = direction === "vertical";
     const length = vertical ? region.width : region.height;
     const found: Gap[] = [];
     let runStart = -1;
     for (let i = 0; i <= length; i++) {
-        const white = i < length && !(vertical ? columnHasInk(image, region, region.left + i) : rowHasInk(image, region, region.top + i));
+        const white = i < length && !(vertical ? ink.columnHasInk(region, region.left + i) : ink.rowHasInk(region, region.top + i));
         if (white && runStart < 0) runStart = i;
         if (!white && runStart >= 0) {
             if (runStart > 0 && i < length && isGap({ start: runStart, end: i })) found.push({ start: runStart, end: i });
@@ -150,17 +192,15 @@ function gaps(image: GreyImage, region: Region, direction: "vertical" | "horizon
     return found.sort((a, b) => (b.end - b.start) - (a.end - a.start));
 }
 
-/** The region cut in two at `gap`, each part trimmed to its ink. */
-function cut(image: GreyImage, region: Region, direction: "vertical" | "horizontal", gap: Gap): [Region, Region] | undefined {
-    const [first, second] = direction === "vertical"
-        ? [{ ...region, width: gap.start }, { ...region, left: region.left + gap.end, width: region.width - gap.end }]
-        : [{ ...region, height: gap.start }, { ...region, top: region.top + gap.end, height: region.height - gap.end }];
-    const parts = [inkBounds(image, first), inkBounds(image, second)];
-    return parts[0] != null && parts[1] != null ? [parts[0], parts[1]] : undefined;
+/** The region cut in two at a vertical `gap`, each part trimmed to its ink. */
+function cut(ink: InkMap, region: Region, gap: Gap): [Region, Region] | undefined {
+    const left = ink.inkBounds({ ...region, width: gap.start });
+    const right = ink.inkBounds({ ...region, left: region.left + gap.end, width: region.width - gap.end });
+    return left != null && right != null ? [left, right] : undefined;
 }
 
 /** A copy of the picture with its thin horizontal rules made white (see `RULE_MIN_SHARE`), and the rows they were on. */
-function withoutRules(image: GreyImage, lineHeight: number): Pick<Page, "withoutRules" | "ruled"> {
+function withoutRules(image: GreyImage, lineHeight: number): { image: GreyImage; ruled: Uint8Array } {
     const minLength = Math.max(Math.round(image.width * RULE_MIN_SHARE), Math.round(lineHeight * RULE_MIN_LINES));
     const maxThickness = Math.max(3, Math.round(lineHeight * RULE_THICKNESS_LINES));
     // A copy: the picture's data may be a Buffer, whose slice() is a view of the same memory.
@@ -194,18 +234,18 @@ function withoutRules(image: GreyImage, lineHeight: number): Pick<Page, "without
         else stack.push(...runs);
     }
     eraseIfThin();
-    return { withoutRules: { data, width: image.width, height: image.height }, ruled };
+    return { image: { data, width: image.width, height: image.height }, ruled };
 }
 
 /** Rows of ink shorter than this are specks and rules, not lines of text. */
 const MIN_LINE_PIXELS = 8;
 
 /** The heights of a region's lines of text: runs of rows with ink, between white rows, at least `MIN_LINE_PIXELS` high. */
-function lineHeights(image: GreyImage, region: Region): number[] {
+function lineHeights(ink: InkMap, region: Region): number[] {
     const heights: number[] = [];
     let run = 0;
     for (let y = region.top; y <= region.top + region.height; y++) {
-        if (y < region.top + region.height && rowHasInk(image, region, y)) {
+        if (y < region.top + region.height && ink.rowHasInk(region, y)) {
             run++;
             continue;
         }
@@ -215,50 +255,27 @@ function lineHeights(image: GreyImage, region: Region): number[] {
     return heights;
 }
 
-const lineCount = (image: GreyImage, region: Region) => lineHeights(image, region).length;
+const lineCount = (ink: InkMap, region: Region) => lineHeights(ink, region).length;
 
 /**
  * The usual height of a line of text on the page: the median line height over narrow vertical
  * strips of it (across a whole page, lines of two columns at different heights would merge).
  */
-function lineHeight(image: GreyImage, page: Region): number {
+function lineHeight(ink: InkMap, page: Region): number {
     const width = Math.ceil(page.width / LINE_HEIGHT_STRIPS);
     const heights: number[] = [];
     for (let left = page.left; left < page.left + page.width; left += width) {
-        heights.push(...lineHeights(image, { ...page, left, width: Math.min(width, page.left + page.width - left) }));
+        heights.push(...lineHeights(ink, { ...page, left, width: Math.min(width, page.left + page.width - left) }));
     }
     heights.sort((a, b) => a - b);
     return heights[Math.floor(heights.length / 2)] ?? 0;
 }
 
-function columnHasInk(image: GreyImage, region: Region, x: number): boolean {
-    for (let y = region.top; y < region.top + region.height; y++) if (image.data[y * image.width + x]! < INK) return true;
-    return false;
-}
-
-function rowHasInk(image: GreyImage, region: Region, y: number): boolean {
-    const row = y * image.width;
-    for (let x = region.left; x < region.left + region.width; x++) if (image.data[row + x]! < INK) return true;
-    return false;
-}
-
-/** The smallest region holding all of `region`'s ink; undefined when it has none. */
-function inkBounds(image: GreyImage, region: Region): Region | undefined {
-    let left = Infinity;
-    let right = -1;
-    let top = Infinity;
-    let bottom = -1;
-    for (let y = region.top; y < region.top + region.height; y++) {
-        const row = y * image.width;
-        for (let x = region.left; x < region.left + region.width; x++) {
-            if (image.data[row + x]! >= INK) continue;
-            left = Math.min(left, x);
-            right = Math.max(right, x);
-            top = Math.min(top, y);
-            bottom = Math.max(bottom, y);
-        }
-    }
-    return right < 0 ? undefined : { left, top, width: right - left + 1, height: bottom - top + 1 };
+/** The smallest region holding both. */
+function bounds(a: Region, b: Region): Region {
+    const left = Math.min(a.left, b.left);
+    const top = Math.min(a.top, b.top);
+    return { left, top, width: Math.max(a.left + a.width, b.left + b.width) - left, height: Math.max(a.top + a.height, b.top + b.height) - top };
 }
 
 function pad(region: Region, image: GreyImage): Region {
