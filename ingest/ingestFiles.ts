@@ -58,7 +58,12 @@ export interface IngestReport {
     /** Documents removed by `prune`. */
     pruned: { documentId: string; source: string }[];
     chunksEmbedded: number;
-    timings: { totalMs: number; embeddingMs: number };
+    /**
+     * Wall-clock times: `parsingMs` while at least one file was being parsed (OCR included),
+     * `embeddingMs` while at least one embedding call ran (the two overlap when files are ingested
+     * side by side), `otherMs` while neither was (reading and hashing files, storing, committing).
+     */
+    timings: { totalMs: number; parsingMs: number; embeddingMs: number; otherMs: number };
 }
 
 export interface IngestOptions {
@@ -123,7 +128,7 @@ export async function ingestPaths(paths: readonly string[], options: IngestOptio
         files: outcomes,
         pruned,
         chunksEmbedded: ingester.chunksEmbedded,
-        timings: { totalMs: performance.now() - started, embeddingMs: ingester.embeddingMs },
+        timings: ingester.timings(performance.now() - started),
     };
 }
 
@@ -138,15 +143,37 @@ export async function ingestSources(sources: readonly IngestSource[], options: I
     return outcomes;
 }
 
+/** Wall-clock time during which at least one of the timed tasks was running. */
+class BusyClock {
+    public ms = 0;
+    private running = 0;
+    private since = 0;
+
+    public constructor(private readonly parent?: BusyClock) {}
+
+    public async time<T>(task: () => Promise<T>): Promise<T> {
+        if (this.running++ === 0) this.since = performance.now();
+        try {
+            return await (this.parent != null ? this.parent.time(task) : task());
+        } finally {
+            if (--this.running === 0) this.ms += performance.now() - this.since;
+        }
+    }
+}
+
 class Ingester {
     public chunksEmbedded = 0;
-    /** Wall-clock time during which at least one embedding call was running. */
-    public embeddingMs = 0;
-    private embeddingCalls = 0;
-    private embeddingSince = 0;
+    /** Parsing or embedding. */
+    private readonly busy = new BusyClock();
+    private readonly parsing = new BusyClock(this.busy);
+    private readonly embedding = new BusyClock(this.busy);
     private lastCommit = performance.now();
 
     public constructor(private readonly options: IngestOptions) {}
+
+    public timings(totalMs: number): IngestReport["timings"] {
+        return { totalMs, parsingMs: this.parsing.ms, embeddingMs: this.embedding.ms, otherMs: Math.max(0, totalMs - this.busy.ms) };
+    }
 
     /**
      * Ingests every item, up to `concurrency` at a time: read, parsed and embedded side by side,
@@ -217,11 +244,11 @@ class Ingester {
         }
         let parsed: ParsedFile;
         try {
-            parsed = await this.options.parser.parse(
+            parsed = await this.parsing.time(() => this.options.parser.parse(
                 { bytes, fileName, depth },
                 { chunkSize: this.options.chunkSize, chunkOverlap: this.options.chunkOverlap },
                 ({ pagesDone, pagesTotal }) => progress.ocr(pagesDone, pagesTotal),
-            );
+            ));
         } catch (error) {
             if (error instanceof UnreadableFileError) return [failed(source, error.reason)];
             throw error;
@@ -315,12 +342,7 @@ class Ingester {
         const batchSize = this.options.embedBatchSize ?? 16;
         const vectors: number[][] = [];
         for (let i = 0; i < texts.length; i += batchSize) {
-            if (this.embeddingCalls++ === 0) this.embeddingSince = performance.now();
-            try {
-                vectors.push(...await this.options.embeddings.embedDocuments(texts.slice(i, i + batchSize)));
-            } finally {
-                if (--this.embeddingCalls === 0) this.embeddingMs += performance.now() - this.embeddingSince;
-            }
+            vectors.push(...await this.embedding.time(() => this.options.embeddings.embedDocuments(texts.slice(i, i + batchSize))));
             this.chunksEmbedded += Math.min(batchSize, texts.length - i);
             onEmbedded(Math.min(i + batchSize, texts.length));
         }

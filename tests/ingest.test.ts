@@ -72,6 +72,14 @@ describe("ingesting every fixture", () => {
         }
     });
 
+    it("accounts for its time: parsing and embedding while they ran, the rest while neither did", () => {
+        const { totalMs, parsingMs, embeddingMs, otherMs } = report.timings;
+        assert.ok(parsingMs > 0 && embeddingMs > 0 && otherMs > 0, JSON.stringify(report.timings));
+        assert.ok(parsingMs < totalMs && embeddingMs < totalMs, JSON.stringify(report.timings));
+        // Parsing and embedding overlap (files are ingested side by side), so together they cover at least total − other.
+        assert.ok(parsingMs + embeddingMs + otherMs >= totalMs - 1, JSON.stringify(report.timings));
+    });
+
     it("reads the scanned PDF by OCR, every page, each chunk marked with its confidence", async () => {
         const scan = report.files.find((file) => relative(file.path) === "zh/pdf/scanned_zh_small_ocr.pdf");
         assert.equal(scan?.status, "ingested");
