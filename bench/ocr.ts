@@ -19,9 +19,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { PDFParse } from "pdf-parse";
 import { defaultParseLimits } from "../ingest/limits.js";
-import { loadPdf, OCR_PAGE_WIDTH } from "../ingest/loaders/pdf.js";
+import { loadPdf, renderPageForOcr } from "../ingest/loaders/pdf.js";
 import { prepareImage } from "../ingest/ocr/images.js";
 import { defaultOcrSettings } from "../ingest/ocr/ocrEngine.js";
 import { OCR_LONG_SIDE, OcrReader } from "../ingest/ocr/ocrReader.js";
@@ -96,13 +95,7 @@ async function readingOrderRows(): Promise<string[][]> {
         const bytes = new Uint8Array(await fs.readFile(path.join(sharedFixtures, file)));
         const textLayer = await loadPdf(bytes, file, defaultParseLimits, { ocr: new OcrReader({ settings: { ...defaultOcrSettings, mode: "off" }, maxImagePixels: defaultParseLimits.maxImagePixels, engine: () => Promise.resolve(engine) }) });
         const reference = textLayer.sections.find((section) => section.page === page)?.text ?? "";
-        const parser = new PDFParse({ data: bytes.slice() });
-        try {
-            const { pages: [shot] } = await parser.getScreenshot({ partial: [page], desiredWidth: OCR_PAGE_WIDTH, imageDataUrl: false, imageBuffer: true });
-            rows.push(await measure(`${file} p. ${page}`, layout, shot!.data, reference));
-        } finally {
-            await parser.destroy();
-        }
+        rows.push(await measure(`${file} p. ${page}`, layout, await renderPageForOcr(bytes, page), reference));
     }
     return rows;
 }

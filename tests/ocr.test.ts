@@ -6,12 +6,11 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { PDFParse } from "pdf-parse";
 import sharp from "sharp";
 import type { IngestProgress } from "../ingest/ingestFiles.js";
 import { defaultParseLimits } from "../ingest/limits.js";
 import { loaderFor } from "../ingest/loaders/index.js";
-import { OCR_PAGE_WIDTH } from "../ingest/loaders/pdf.js";
+import { OCR_PAGE_WIDTH, renderPageForOcr } from "../ingest/loaders/pdf.js";
 import type { LoadedFile } from "../ingest/loaders/types.js";
 import { defaultOcrSettings, type OcrSettings } from "../ingest/ocr/ocrEngine.js";
 import { prepareImage } from "../ingest/ocr/images.js";
@@ -171,13 +170,8 @@ describe("isUsableTextLayer", () => {
 describe("pageBlocks", () => {
     /** The blocks found on a page of a shared fixture PDF, rendered as the PDF loader renders it for OCR. */
     async function blocksOfPage(file: string, page: number): Promise<Region[]> {
-        const parser = new PDFParse({ data: new Uint8Array(await fs.readFile(path.join(fixturesDir, file))) });
-        try {
-            const { pages: [shot] } = await parser.getScreenshot({ partial: [page], desiredWidth: OCR_PAGE_WIDTH, imageDataUrl: false, imageBuffer: true });
-            return pageBlocks((await prepareImage(shot!.data, { maxSide: OCR_LONG_SIDE, maxPixels: defaultParseLimits.maxImagePixels })).grey);
-        } finally {
-            await parser.destroy();
-        }
+        const picture = await renderPageForOcr(await readFixture(fixturesDir, file), page);
+        return pageBlocks((await prepareImage(picture, { maxSide: OCR_LONG_SIDE, maxPixels: defaultParseLimits.maxImagePixels })).grey);
     }
     /** Whether `blocks` stand side by side, left to right (their white padding may overlap), each beside most of the next one's height. */
     const sideBySide = (blocks: readonly Region[]) => blocks.every((block, i) => {

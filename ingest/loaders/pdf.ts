@@ -33,9 +33,7 @@ export const loadPdf: Loader = async (bytes, _fileName, limits, { ocr }) => {
         const read = new Map<number, LoadedSection>();
         ocr.progress(0, toRead.length);
         for (const [i, page] of toRead.entries()) {
-            const { pages: [shot] } = await parser.getScreenshot({ partial: [page.num], desiredWidth: OCR_PAGE_WIDTH, imageDataUrl: false, imageBuffer: true });
-            if (shot == null) throw new UnreadableFileError(`Page ${page.num} of this PDF could not be rendered for OCR.`);
-            const { text, confidence } = await ocr.read(shot.data);
+            const { text, confidence } = await ocr.read(await renderForOcr(parser, page.num));
             if (text.trim() !== "") read.set(page.num, { text, page: page.num, ocr: { confidence } });
             ocr.progress(i + 1, toRead.length);
         }
@@ -53,6 +51,23 @@ export const loadPdf: Loader = async (bytes, _fileName, limits, { ocr }) => {
         return { sections };
     });
 };
+
+/** Page `num` rendered as a picture (PNG) for OCR. */
+async function renderForOcr(parser: PDFParse, num: number): Promise<Uint8Array> {
+    const { pages: [shot] } = await parser.getScreenshot({ partial: [num], desiredWidth: OCR_PAGE_WIDTH, imageDataUrl: false, imageBuffer: true });
+    if (shot == null) throw new UnreadableFileError(`Page ${num} of this PDF could not be rendered for OCR.`);
+    return shot.data;
+}
+
+/** Page `num` of a PDF as `loadPdf` renders a page it reads by OCR (same fonts and CMaps, same width): for the page layout's tests and benchmark. */
+export async function renderPageForOcr(bytes: Uint8Array, num: number): Promise<Uint8Array> {
+    const parser = new PDFParse({ data: bytes.slice(), ...pdfjsData });
+    try {
+        return await renderForOcr(parser, num);
+    } finally {
+        await parser.destroy();
+    }
+}
 
 /** Where a PDF says how many objects it has: the `/Size` of its trailers and cross-reference streams. */
 const declaredSize = /\/Size\s+(\d+)/g;
